@@ -1,0 +1,114 @@
+"""Atomic file writing, hashing and provenance shared by every step.
+
+Every writer goes through a temporary file in the destination folder and an atomic rename, so an
+interrupted job never leaves a file that Snakemake (or a reader) would take for complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+class ReeflowError(RuntimeError):
+    """A problem with inputs or configuration that the user can fix; the message says how."""
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC timestamp with seconds, the format used in every provenance record."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=1, sort_keys=False, default=str) + "\n")
+
+
+def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write Parquet with pyarrow; the index is dropped because every table has explicit keys."""
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, engine="pyarrow", index=False)
+
+
+def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as err:
+        raise ReeflowError(
+            f"{path}: not valid JSON ({err.msg} at line {err.lineno}); "
+            "delete the file and rerun the step that writes it"
+        ) from err
+
+
+def setup_logging(log_file: str | os.PathLike[str] | None = None, level: int = logging.INFO) -> None:
+    """Send this process's log records (and uncaught tracebacks) to the rule's log file."""
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, mode="w", encoding="utf-8"))
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    import sys
+
+    def _excepthook(exc_type, exc, tb):  # type: ignore[no-untyped-def]
+        logging.getLogger("reeflow").error("uncaught error", exc_info=(exc_type, exc, tb))
+
+    sys.excepthook = _excepthook

@@ -1,0 +1,61 @@
+# Acquire: download every raw input (or register local files) with provenance, one file per
+# Comtrade year so that a revised year reruns only that year downstream.
+
+
+rule download_comtrade:
+    message:
+        "Comtrade {wildcards.year}: download or read local exports"
+    input:
+        files=comtrade_input_files,
+    output:
+        raw="resources/raw/comtrade/{year}.json",
+    params:
+        scope=comtrade_scope(),
+    log:
+        "logs/acquire/comtrade_{year}.log",
+    benchmark:
+        "benchmarks/acquire/comtrade_{year}.tsv"
+    threads: 1
+    resources:
+        comtrade_api=1,
+        mem_mb=2000,
+        runtime=240,
+    conda:
+        ENV
+    script:
+        "../../scripts/download_comtrade.py"
+
+
+rule retrieve_usgs:
+    message:
+        "USGS {wildcards.kind}/{wildcards.name}: download or register a local file"
+    input:
+        local=usgs_local_input,
+    output:
+        raw="resources/raw/usgs/{kind}/{name}",
+        provenance="resources/raw/usgs/provenance/{kind}/{name}.json",
+    params:
+        entry=usgs_entry,
+        timeout_seconds=config["usgs"].get("timeout_seconds", 120),
+        max_tries=config["usgs"].get("max_tries", 4),
+    log:
+        "logs/acquire/usgs_{kind}_{name}.log",
+    benchmark:
+        "benchmarks/acquire/usgs_{kind}_{name}.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=30,
+    conda:
+        ENV
+    script:
+        "../../scripts/retrieve_usgs.py"
+
+
+rule download:
+    message:
+        "All raw inputs are in resources/raw/"
+    input:
+        trade=raw_trade_paths(),
+        usgs=usgs_raw_paths(),
+        provenance=usgs_provenance_paths(),

@@ -1,0 +1,94 @@
+# Clean: raw answers -> validated, harmonised Parquet. Trade per year (a revised year reruns one
+# year); production in one table (USGS editions span many years); data-quality tables beside them.
+
+
+rule clean_trade:
+    message:
+        "Trade {wildcards.year}: countries, HS revisions, units, mirror reconciliation"
+    input:
+        raw=trade_raw_input,
+    output:
+        reported="resources/clean/reported/{year}.parquet",
+        trade="resources/clean/trade/{year}.parquet",
+        coverage="resources/quality/{year}/coverage.parquet",
+        world_check="resources/quality/{year}/world_vs_partners.parquet",
+        discrepancies="resources/quality/{year}/mirror_discrepancies.parquet",
+        unmapped="resources/quality/{year}/unmapped_codes.parquet",
+    params:
+        commodities=commodity_map(),
+        trade=config["trade"],
+        source=config["comtrade"]["source"],
+    log:
+        "logs/clean/trade_{year}.log",
+    benchmark:
+        "benchmarks/clean/trade_{year}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        ENV
+    script:
+        "../../scripts/clean_trade.py"
+
+
+rule collect_trade_quality:
+    message:
+        "Data-quality tables across years"
+    input:
+        coverage=expand("resources/quality/{year}/coverage.parquet", year=YEARS),
+        world_check=expand("resources/quality/{year}/world_vs_partners.parquet", year=YEARS),
+        discrepancies=expand("resources/quality/{year}/mirror_discrepancies.parquet", year=YEARS),
+        unmapped=expand("resources/quality/{year}/unmapped_codes.parquet", year=YEARS),
+    output:
+        coverage="results/quality/coverage.csv",
+        world_check="results/quality/world_vs_partners.csv",
+        discrepancies="results/quality/mirror_discrepancies.csv",
+        unmapped="results/quality/unmapped_codes.csv",
+    log:
+        "logs/clean/collect_trade_quality.log",
+    benchmark:
+        "benchmarks/clean/collect_trade_quality.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../../scripts/collect_trade_quality.py"
+
+
+rule clean_production:
+    message:
+        "Mine production by country and year from every USGS input"
+    input:
+        raw=usgs_raw_paths(),
+        provenance=usgs_provenance_paths(),
+    output:
+        production="resources/clean/production.parquet",
+        revisions="results/quality/production_revisions.csv",
+        gaps="results/quality/production_gaps.csv",
+        world_check="results/quality/production_world_check.csv",
+    params:
+        production=config["production"],
+        years=YEARS,
+    log:
+        "logs/clean/production.log",
+    benchmark:
+        "benchmarks/clean/production.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../../scripts/clean_production.py"
+
+
+TARGETS += [
+    expand("resources/clean/trade/{year}.parquet", year=YEARS),
+    "resources/clean/production.parquet",
+    rules.collect_trade_quality.output,
+]

@@ -1,0 +1,158 @@
+# Helpers shared by the rules: the year list, the acquisition scope, file lists. Plain functions
+# (no lambdas inside rules); they only read `config`.
+
+import glob
+import hashlib
+import os
+import re
+import sys
+from pathlib import Path
+
+from snakemake.io import Wildcards
+
+sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+
+from reeflow.commodities import load_commodities  # noqa: E402
+
+ENV = "../../envs/reeflow.yaml"
+YEARS = list(range(config["years"]["start"], config["years"]["end"] + 1))
+if not YEARS:
+    raise ValueError(
+        f"config years: start {config['years']['start']} is after end {config['years']['end']}; "
+        "set years.start <= years.end"
+    )
+COMMODITIES = load_commodities(config["commodities"])
+
+
+wildcard_constraints:
+    year=r"\d{4}",
+    kind=r"mcs|mcs_combined|ds140|myb|table",
+
+
+def has_api_key():
+    """Whether a Comtrade key is set; only this flag (never the key) enters params and logs."""
+    return bool(os.environ.get("COMTRADE_API_KEY", "").strip())
+
+
+def commodity_map():
+    """The part of the commodity table that cleaning needs (codes, stages, revisions).
+
+    Passed as params rather than the file, so that editing a content coefficient reruns the MFA
+    but not the cleaning."""
+    cols = ["hs_code", "stage", "unit_basis", "revisions"]
+    return COMMODITIES[cols].to_dict("records")
+
+
+def comtrade_scope():
+    """What to ask Comtrade for, or what to keep from local files; a change reruns acquisition."""
+    ct = config["comtrade"]
+    keyed = has_api_key()
+    reporters = ct.get("reporters", "all") if keyed else ct.get("keyless_reporters", ["USA", "CHN"])
+    if ct["source"] == "files":
+        reporters = ct.get("reporters", "all")
+    return {
+        "source": ct["source"],
+        "base_url": ct.get("base_url", "https://comtradeapi.un.org"),
+        "keyed": keyed,
+        "reporters": reporters,
+        "flows": ct.get("flows", ["M", "X", "RM", "RX"]),
+        "cmd_codes": sorted(COMMODITIES["hs_code"].unique()),
+        "max_records": ct.get("max_records_keyed", 250000) if keyed else ct.get("max_records_keyless", 500),
+        "max_tries": ct.get("max_tries", 6),
+        "backoff_seconds": ct.get("backoff_seconds", 2.0),
+        "max_backoff_seconds": ct.get("max_backoff_seconds", 120.0),
+        "timeout_seconds": ct.get("timeout_seconds", 120),
+        "pause_seconds": ct.get("pause_seconds", 1.0),
+    }
+
+
+def comtrade_local_files():
+    """Local Comtrade exports (source: files), globs expanded and sorted for a stable order."""
+    ct = config["comtrade"]
+    if ct["source"] != "files":
+        return []
+    found = sorted({f for pattern in ct.get("files", []) for f in glob.glob(pattern, recursive=True)})
+    found = [f for f in found if f.lower().endswith((".json", ".csv")) and os.path.isfile(f)]
+    if not found:
+        raise ValueError(
+            f"config comtrade.files: no .json or .csv file matches {ct.get('files', [])}; "
+            "give globs of Comtrade v1 exports, or set comtrade.source: api"
+        )
+    return found
+
+
+def comtrade_input_files(wildcards):
+    return comtrade_local_files()
+
+
+def _safe_name(name):
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def usgs_entries():
+    """Every USGS input as {kind, name, source, edition, is_url}, names unique within a kind."""
+    us = config["usgs"]
+    entries = []
+    if us["source"] == "download":
+        for item in us.get("urls", []):
+            entries.append(
+                {"kind": item["kind"], "name": _safe_name(item["name"]), "source": item["url"],
+                 "edition": item.get("edition", ""), "is_url": True}
+            )
+    else:
+        for item in us.get("files", []):
+            matches = sorted(glob.glob(item["path"], recursive=True))
+            matches = [m for m in matches if os.path.isfile(m)]
+            if not matches:
+                raise ValueError(
+                    f"config usgs.files: no file matches '{item['path']}' (kind {item['kind']}); "
+                    "fix the path or remove the entry"
+                )
+            for path in matches:
+                entries.append(
+                    {"kind": item["kind"], "name": _safe_name(os.path.basename(path)), "source": path,
+                     "edition": item.get("edition", ""), "is_url": False}
+                )
+    seen = {}
+    for entry in entries:
+        key = (entry["kind"], entry["name"])
+        if key in seen and seen[key] != entry["source"]:
+            digest = hashlib.sha256(entry["source"].encode()).hexdigest()[:8]
+            entry["name"] = f"{digest}-{entry['name']}"
+        seen[(entry["kind"], entry["name"])] = entry["source"]
+    return entries
+
+
+USGS_ENTRIES = usgs_entries()
+
+
+def usgs_entry(wildcards):
+    for entry in USGS_ENTRIES:
+        if entry["kind"] == wildcards.kind and entry["name"] == wildcards.name:
+            return entry
+    raise ValueError(f"no USGS input {wildcards.kind}/{wildcards.name} in the config")
+
+
+def usgs_local_input(wildcards):
+    entry = usgs_entry(wildcards)
+    return [] if entry["is_url"] else [entry["source"]]
+
+
+def usgs_raw_paths():
+    return [f"resources/raw/usgs/{e['kind']}/{e['name']}" for e in USGS_ENTRIES]
+
+
+def usgs_provenance_paths():
+    return [f"resources/raw/usgs/provenance/{e['kind']}/{e['name']}.json" for e in USGS_ENTRIES]
+
+
+def trade_raw_input(wildcards):
+    """The raw year file that clean_trade reads: a Comtrade year, or a BACI extract."""
+    if config["comtrade"]["source"] == "baci":
+        return f"resources/raw/baci/{wildcards.year}.parquet"
+    return f"resources/raw/comtrade/{wildcards.year}.json"
+
+
+def raw_trade_paths():
+    """Every raw trade year file for the configured source."""
+    return [trade_raw_input(Wildcards(fromdict={"year": str(year)})) for year in YEARS]
