@@ -67,6 +67,7 @@ rule clean_production:
         provenance=usgs_provenance_paths(),
     output:
         production="resources/clean/production.parquet",
+        salient="resources/clean/usgs_salient.parquet",
         revisions="results/quality/production_revisions.csv",
         gaps="results/quality/production_gaps.csv",
         world_check="results/quality/production_world_check.csv",
