@@ -19,6 +19,11 @@ TARGETS = []
 include: "workflow/rules/common.smk"
 include: "workflow/rules/acquire.smk"
 include: "workflow/rules/clean.smk"
+include: "workflow/rules/baci.smk"
+include: "workflow/rules/mfa.smk"
+include: "workflow/rules/sensitivity.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -1,0 +1,1 @@
+# baci: rules added by the baci step.

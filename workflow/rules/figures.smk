@@ -1,0 +1,1 @@
+# figures: rules added by the figures step.

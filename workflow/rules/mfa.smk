@@ -1,0 +1,1 @@
+# mfa: rules added by the mfa step.

@@ -1,0 +1,1 @@
+# sensitivity: rules added by the sensitivity step.
