@@ -8,7 +8,6 @@ import re
 import sys
 from pathlib import Path
 
-from snakemake.io import Wildcards
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
@@ -146,13 +145,17 @@ def usgs_provenance_paths():
     return [f"resources/raw/usgs/provenance/{e['kind']}/{e['name']}.json" for e in USGS_ENTRIES]
 
 
-def trade_raw_input(wildcards):
+def raw_trade_path(year):
     """The raw year file that clean_trade reads: a Comtrade year, or a BACI extract."""
     if config["comtrade"]["source"] == "baci":
-        return f"resources/raw/baci/{wildcards.year}.parquet"
-    return f"resources/raw/comtrade/{wildcards.year}.json"
+        return f"resources/raw/baci/{year}.parquet"
+    return f"resources/raw/comtrade/{year}.json"
+
+
+def trade_raw_input(wildcards):
+    return raw_trade_path(wildcards.year)
 
 
 def raw_trade_paths():
     """Every raw trade year file for the configured source."""
-    return [trade_raw_input(Wildcards(fromdict={"year": str(year)})) for year in YEARS]
+    return [raw_trade_path(year) for year in YEARS]
