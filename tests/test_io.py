@@ -7,7 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reeflow.io import ReeflowError, atomic_path, read_json, sha256_file, write_json_atomic, write_parquet_atomic
+from reeflow.io import (
+    ReeflowError,
+    atomic_path,
+    read_json,
+    sha256_file,
+    write_json_atomic,
+    write_parquet_atomic,
+)
 
 
 def test_failed_write_leaves_nothing(tmp_path: Path) -> None:

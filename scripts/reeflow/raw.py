@@ -48,11 +48,14 @@ def parse_envelope(text: str, where: str) -> list[dict[str, Any]]:
         envelope = json.loads(text)
     except json.JSONDecodeError as err:
         raise ReeflowError(f"{where}: malformed JSON ({err.msg} at line {err.lineno})") from err
-    if not isinstance(envelope, dict) or "data" not in envelope:
-        raise ReeflowError(f"{where}: JSON without the 'data' list of a Comtrade envelope")
+    if not isinstance(envelope, dict):
+        kind = type(envelope).__name__
+        raise ReeflowError(f"{where}: JSON {kind} where a Comtrade envelope (an object) was expected")
     error = envelope.get("error")
-    if error:
+    if error:  # checked first: an error answer may carry no 'data' at all
         raise ReeflowError(f"{where}: Comtrade answered with an error: {str(error)[:300]}")
+    if "data" not in envelope:
+        raise ReeflowError(f"{where}: JSON without the 'data' list of a Comtrade envelope")
     data = envelope["data"]
     if data is None:
         return []

@@ -45,10 +45,9 @@ def commodity_map():
 def comtrade_scope():
     """What to ask Comtrade for, or what to keep from local files; a change reruns acquisition."""
     ct = config["comtrade"]
-    keyed = has_api_key()
-    reporters = ct.get("reporters", "all") if keyed else ct.get("keyless_reporters", ["USA", "CHN"])
-    if ct["source"] == "files":
-        reporters = ct.get("reporters", "all")
+    local = ct["source"] != "api"
+    keyed = has_api_key() and not local  # local files do not depend on the key: no rerun when it is set
+    reporters = ct.get("reporters", "all") if keyed or local else ct.get("keyless_reporters", ["USA", "CHN"])
     return {
         "source": ct["source"],
         "base_url": ct.get("base_url", "https://comtradeapi.un.org"),
@@ -62,6 +61,7 @@ def comtrade_scope():
         "max_backoff_seconds": ct.get("max_backoff_seconds", 120.0),
         "timeout_seconds": ct.get("timeout_seconds", 120),
         "pause_seconds": ct.get("pause_seconds", 1.0),
+        "allow_missing_years": ct.get("allow_missing_years", False),
     }
 
 
