@@ -25,7 +25,7 @@ COMMODITIES = load_commodities(config["commodities"])
 
 wildcard_constraints:
     year=r"\d{4}",
-    kind=r"mcs|mcs_combined|ds140|myb|table",
+    kind=r"mcs|mcs_combined|ds140|myb|myb_hhi|table",
 
 
 def has_api_key():

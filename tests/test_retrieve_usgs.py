@@ -1,0 +1,145 @@
+"""retrieve_usgs against a scripted HTTP server on 127.0.0.1, and with local files.
+
+Every body served here is SYNTHETIC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import deque
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from reeflow.http import HttpError
+from reeflow.io import ReeflowError
+from reeflow.usgs import retrieve_usgs
+
+CSV_BODY = (
+    '\ufeffSource,Country,Type,Prod_t_2021,Prod_t_est_2022\r\nMCS2099,China,SYNTHETIC,"1,000","2,000"\r\n'
+).encode()
+XLSX_LIKE = b"PK\x03\x04" + b"SYNTHETIC workbook bytes" * 10
+
+
+class Server:
+    """Serves a queue of (status, body, content type); records how many requests came."""
+
+    def __init__(self) -> None:
+        self.answers: deque[tuple[int, bytes, str]] = deque()
+        self.requests = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                outer.requests += 1
+                status, body, ctype = outer.answers.popleft() if outer.answers else (404, b"gone", "text/plain")
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def queue(self, *answers: tuple[int, bytes, str]) -> None:
+        self.answers.extend(answers)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    srv = Server()
+    srv.thread.start()
+    try:
+        yield srv
+    finally:
+        srv.httpd.shutdown()
+        srv.httpd.server_close()
+
+
+def paths(tmp_path: Path, kind: str, name: str) -> tuple[Path, Path]:
+    return (tmp_path / "raw" / "usgs" / kind / name, tmp_path / "raw" / "usgs" / "provenance" / kind / f"{name}.json")
+
+
+def url_entry(url: str, kind: str = "mcs", name: str = "mcs2099-raree_world.csv", edition: str = "") -> dict:
+    return {"kind": kind, "name": name, "source": url, "edition": edition, "is_url": True}
+
+
+def files_in(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def test_retries_a_500_then_saves_byte_for_byte(server: Server, tmp_path: Path) -> None:
+    server.queue((500, b"busy", "text/plain"), (200, CSV_BODY, "text/csv"))
+    raw, provenance = paths(tmp_path, "mcs", "mcs2099-raree_world.csv")
+    record = retrieve_usgs(url_entry(f"{server.url}/world.csv"), raw, provenance, max_tries=3, backoff_seconds=0)
+    assert server.requests == 2
+    assert raw.read_bytes() == CSV_BODY
+    saved = json.loads(provenance.read_text())
+    assert saved == record
+    assert saved["status"] == 200 and saved["bytes"] == len(CSV_BODY)
+    assert saved["sha256"] == hashlib.sha256(CSV_BODY).hexdigest()
+    assert saved["edition"] == "MCS2099" and saved["source"].endswith("/world.csv")
+    assert saved["retrieved_at"].endswith("Z")
+
+
+def test_404_is_a_clear_error_and_writes_nothing(server: Server, tmp_path: Path) -> None:
+    server.queue((404, b"Not Found", "text/plain"))
+    raw, provenance = paths(tmp_path, "mcs", "x.csv")
+    with pytest.raises(HttpError, match="404") as err:
+        retrieve_usgs(url_entry(f"{server.url}/x.csv", name="x.csv"), raw, provenance, max_tries=3, backoff_seconds=0)
+    assert err.value.status == 404 and "USGS mcs/x.csv" in str(err.value)
+    assert server.requests == 1  # a 404 is not retried
+    assert files_in(tmp_path) == []
+
+
+def test_html_page_with_200_is_refused(server: Server, tmp_path: Path) -> None:
+    server.queue((200, b"<!DOCTYPE html><html><body>ScienceBase login</body></html>", "text/html"))
+    raw, provenance = paths(tmp_path, "ds140", "ds140.xlsx")
+    with pytest.raises(ReeflowError, match="HTML page"):
+        retrieve_usgs(url_entry(f"{server.url}/a", kind="ds140", name="ds140.xlsx"), raw, provenance, backoff_seconds=0)
+    assert files_in(tmp_path) == []
+
+
+def test_gives_up_after_max_tries(server: Server, tmp_path: Path) -> None:
+    server.queue(*[(503, b"down", "text/plain")] * 3)
+    raw, provenance = paths(tmp_path, "mcs", "x.csv")
+    with pytest.raises(HttpError, match="gave up after 3 tries"):
+        retrieve_usgs(url_entry(f"{server.url}/x", name="x.csv"), raw, provenance, max_tries=3, backoff_seconds=0)
+    assert server.requests == 3 and files_in(tmp_path) == []
+
+
+def test_workbook_kind_checks_the_zip_signature(server: Server, tmp_path: Path) -> None:
+    server.queue((200, CSV_BODY, "text/csv"), (200, XLSX_LIKE, "application/octet-stream"))
+    raw, provenance = paths(tmp_path, "myb", "myb1-2022-raree-ert.xlsx")
+    entry = url_entry(f"{server.url}/t", kind="myb", name="myb1-2022-raree-ert.xlsx")
+    with pytest.raises(ReeflowError, match="not an .xlsx workbook"):
+        retrieve_usgs(entry, raw, provenance, backoff_seconds=0)
+    assert files_in(tmp_path) == []
+    record = retrieve_usgs(entry, raw, provenance, backoff_seconds=0)
+    assert raw.read_bytes() == XLSX_LIKE and record["edition"] == "MYB2022"
+
+
+def test_local_file_is_registered_with_its_mtime(tmp_path: Path) -> None:
+    source = tmp_path / "in" / "synthetic-table.csv"
+    source.parent.mkdir()
+    source.write_bytes(b"year,country,value_t_reo,source\n2020,China,1,SYNTHETIC\n")
+    os.utime(source, (1_600_000_000, 1_600_000_000))
+    raw, provenance = paths(tmp_path / "out", "table", "synthetic-table.csv")
+    entry = {"kind": "table", "name": "synthetic-table.csv", "source": str(source), "edition": "NAT2020",
+             "is_url": False}  # fmt: skip
+    record = retrieve_usgs(entry, raw, provenance)
+    assert raw.read_bytes() == source.read_bytes()
+    assert record["status"] == "local" and record["edition"] == "NAT2020"
+    assert record["retrieved_at"] == "2020-09-13T12:26:40Z"
+    with pytest.raises(ReeflowError, match="local file not found"):
+        retrieve_usgs({**entry, "source": str(tmp_path / "missing.csv")}, raw.with_name("m.csv"), provenance)
