@@ -1,0 +1,17 @@
+"""Gather the per-year trade quality tables into results/quality/*.csv."""
+
+from reeflow.io import setup_logging
+from reeflow.quality import run_collect_trade_quality
+
+TABLES = ("coverage", "world_check", "discrepancies", "unmapped")
+
+
+def main(smk) -> None:
+    setup_logging(smk.log[0])
+    run_collect_trade_quality(
+        inputs={name: list(getattr(smk.input, name)) for name in TABLES},
+        outputs={name: getattr(smk.output, name) for name in TABLES},
+    )
+
+
+main(snakemake)  # noqa: F821

@@ -1,0 +1,146 @@
+"""Data-quality tables of the trade cleaning: coverage, World totals vs partners, collection.
+
+These tables are how a reader judges the trade data behind a headline number: which reporters
+declared what, how much of it was imputed, and where a reporter's own World total contradicts
+its partner rows (the USA's 2020-2021 HS 2846 imports have a World net weight of 0 while the
+China row is positive). Mirror discrepancies and unmapped codes are built in reconcile.py and
+trade.py; this module also gathers every year's tables into results/quality/*.csv.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from reeflow.io import ReeflowError, write_csv_atomic
+from reeflow.schemas import COVERAGE_COLUMNS, WORLD_CHECK_COLUMNS, empty_table, typed
+
+log = logging.getLogger(__name__)
+
+# A sum of partners above the World total by more than this is flagged (rounding is allowed).
+PARTNERS_ABOVE_WORLD_TOLERANCE = 0.01
+WORLD_KEYS: tuple[str, ...] = ("year", "reporter", "flow", "cmd_code")
+
+
+def _sum(series: pd.Series) -> float:
+    return float(series.sum(min_count=1))
+
+
+def coverage(reported: pd.DataFrame) -> pd.DataFrame:
+    """Per year, reporter, flow and table code: records, partners, tonnes, USD and share imputed.
+
+    Over partner rows (World totals left out), mapped codes only; ``share_imputed`` is the share
+    of the tonnes that came from unit values."""
+    rows = reported[~reported["is_world"] & (reported["hs6"] != "")]
+    if rows.empty:
+        return empty_table(COVERAGE_COLUMNS)
+    rows = rows.assign(imputed_t=rows["qty_t"].where(rows["qty_imputed"], 0.0))
+    out = rows.groupby(["year", "reporter", "flow", "hs6"], as_index=False, sort=True).agg(
+        n_records=("cmd_code", "size"),
+        n_partners=("partner", "nunique"),
+        n_qty_missing=("qty_t", lambda s: int(s.isna().sum())),
+        qty_t=("qty_t", _sum),
+        value_usd=("value_usd", _sum),
+        imputed_t=("imputed_t", _sum),
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["share_imputed"] = np.where(out["qty_t"] > 0, out["imputed_t"] / out["qty_t"], np.nan)
+    return typed(out, COVERAGE_COLUMNS)
+
+
+def coverage_from_trade(trade: pd.DataFrame) -> pd.DataFrame:
+    """Coverage of an already reconciled source (BACI): importers as reporters of flow M."""
+    if trade.empty:
+        return empty_table(COVERAGE_COLUMNS)
+    rows = trade.assign(reporter=trade["importer"], flow="M", imputed_t=trade["qty_t"].where(trade["imputed"], 0.0))
+    out = rows.groupby(["year", "reporter", "flow", "hs6"], as_index=False, sort=True).agg(
+        n_records=("hs6", "size"),
+        n_partners=("exporter", "nunique"),
+        n_qty_missing=("qty_t", lambda s: int(s.isna().sum())),
+        qty_t=("qty_t", _sum),
+        value_usd=("value_usd", _sum),
+        imputed_t=("imputed_t", _sum),
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["share_imputed"] = np.where(out["qty_t"] > 0, out["imputed_t"] / out["qty_t"], np.nan)
+    return typed(out, COVERAGE_COLUMNS)
+
+
+def world_vs_partners(reported: pd.DataFrame) -> pd.DataFrame:
+    """Each reporter's World row against the sum of its partner rows, per code as reported.
+
+    Flags, first match wins:
+    - ``world_zero_partners_positive``: the World row has no positive tonnes, partners do;
+    - ``world_netwgt_zero_partners_positive``: the World net weight is 0 or absent (its tonnes
+      came from the supplementary quantity or imputation) while partner net weights are positive;
+    - ``partners_exceed_world``: partners sum to more than the World total (beyond rounding);
+    - ``no_world_row`` / ``no_partner_rows``: one side is absent (partial downloads);
+    - ``ok``. Partners below World are normal (not every partner is downloaded)."""
+    if reported.empty:
+        return empty_table(WORLD_CHECK_COLUMNS)
+    world = (
+        reported[reported["is_world"]]
+        .groupby(list(WORLD_KEYS))
+        .agg(
+            world_qty_t=("qty_t", _sum),
+            world_netwgt_t=("netwgt_t", _sum),
+            world_value_usd=("value_usd", _sum),
+            world_rows=("qty_t", "size"),
+        )
+    )
+    partners = reported[~reported["is_world"]].groupby(list(WORLD_KEYS)).agg(
+        partners_qty_t=("qty_t", _sum), partners_netwgt_t=("netwgt_t", _sum),
+        partners_value_usd=("value_usd", _sum), n_partners=("partner", "nunique"),
+    )  # fmt: skip
+    out = world.join(partners, how="outer").reset_index()
+    out["n_partners"] = out["n_partners"].fillna(0).astype("int64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["ratio"] = np.where(out["world_qty_t"] > 0, out["partners_qty_t"] / out["world_qty_t"], np.nan)
+    out["flag"] = world_flags(out)
+    return typed(out.sort_values(list(WORLD_KEYS)), WORLD_CHECK_COLUMNS)
+
+
+def world_flags(out: pd.DataFrame) -> np.ndarray:
+    """The first flag that applies to each World-vs-partners row (see ``world_vs_partners``)."""
+    no_world = out["world_rows"].isna()
+    no_partners = out["n_partners"] == 0
+    partners_positive = out["partners_qty_t"] > 0
+    world_positive = out["world_qty_t"] > 0
+    netwgt_gap = ~(out["world_netwgt_t"] > 0) & (out["partners_netwgt_t"] > 0)
+    above = out["partners_qty_t"] > out["world_qty_t"] * (1 + PARTNERS_ABOVE_WORLD_TOLERANCE)
+    return np.select(
+        [no_world, no_partners, ~world_positive & partners_positive, netwgt_gap, above],
+        ["no_world_row", "no_partner_rows", "world_zero_partners_positive",
+         "world_netwgt_zero_partners_positive", "partners_exceed_world"],
+        default="ok",
+    )  # fmt: skip
+
+
+def collect_quality(paths: Sequence[str | os.PathLike[str]], out_csv: str | os.PathLike[str]) -> pd.DataFrame:
+    """Concatenate per-year quality Parquet files into one CSV (empty years add nothing)."""
+    frames = []
+    for path in paths:
+        try:
+            frames.append(pd.read_parquet(path))
+        except (OSError, ValueError) as err:
+            raise ReeflowError(f"{path}: unreadable quality table ({err}); delete it and rerun clean_trade") from err
+    non_empty = [f for f in frames if not f.empty]
+    table = pd.concat(non_empty, ignore_index=True) if non_empty else (frames[0] if frames else pd.DataFrame())
+    if "year" in table.columns and not table.empty:
+        table = table.sort_values([c for c in table.columns if c == "year"], kind="stable")
+    write_csv_atomic(table, out_csv)
+    log.info("%s: %d rows from %d year file(s)", out_csv, len(table), len(frames))
+    return table
+
+
+def run_collect_trade_quality(inputs: dict[str, Sequence[str]], outputs: dict[str, str]) -> None:
+    """One CSV per quality table; ``inputs`` and ``outputs`` are keyed alike (coverage, world_check...)."""
+    missing = sorted(set(inputs) - set(outputs))
+    if missing:
+        raise ReeflowError(f"collect_trade_quality: no output for input(s) {missing}; check clean.smk")
+    for name, paths in inputs.items():
+        collect_quality(paths, outputs[name])

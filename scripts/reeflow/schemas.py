@@ -1,0 +1,176 @@
+"""Pandera schemas of the cleaned trade tables (docs/data-model.md), checked before every write.
+
+A table that breaks its contract is never written: the MFA would otherwise fail (or worse, run)
+years later on a file nobody remembers producing. Column lists live here so that the writer, the
+empty-table builders and the validators cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import pandera.pandas as pa
+
+from reeflow.commodities import HS_REVISIONS, STAGES
+from reeflow.io import ReeflowError
+
+FLOWS: tuple[str, ...] = ("M", "X", "RM", "RX")
+BASES: tuple[str, ...] = ("importer", "exporter", "weighted_mean", "max", "reconciled")
+QTY_SOURCES: tuple[str, ...] = ("netWgt", "qty", "imputed", "missing")
+_CODE = r"^[A-Z][A-Z0-9]{2,3}$"  # ISO3 or a stable pseudo-code (X899, WLD, ZA1)
+_HS = r"^(\d{4}|\d{6})$"
+
+REPORTED_COLUMNS: dict[str, str] = {
+    "year": "int64", "reporter": "str", "partner": "str", "flow": "str", "classification": "str",
+    "cmd_code": "str", "hs6": "str", "map_status": "str", "qty_t": "float64", "qty_items": "float64",
+    "value_usd": "float64", "netwgt_t": "float64", "qty_source": "str", "qty_estimated": "bool",
+    "qty_imputed": "bool", "is_world": "bool", "reporter_is_country": "bool", "partner_is_country": "bool",
+}  # fmt: skip
+
+TRADE_COLUMNS: dict[str, str] = {
+    "year": "int64", "exporter": "str", "importer": "str", "hs6": "str", "stage": "str",
+    "qty_t": "float64", "qty_items": "float64", "value_usd": "float64", "basis": "str",
+    "qty_t_importer": "float64", "qty_t_exporter": "float64", "items_importer": "float64",
+    "items_exporter": "float64", "value_usd_importer": "float64", "value_usd_exporter": "float64",
+    "discrepancy_ratio": "float64", "disputed": "bool", "one_sided": "bool", "imputed": "bool",
+    "hk_roundtrip": "bool", "reexport": "bool",
+}  # fmt: skip
+
+COVERAGE_COLUMNS: dict[str, str] = {
+    "year": "int64", "reporter": "str", "flow": "str", "hs6": "str", "n_records": "int64",
+    "n_partners": "int64", "n_qty_missing": "int64", "qty_t": "float64", "value_usd": "float64",
+    "share_imputed": "float64",
+}  # fmt: skip
+
+WORLD_CHECK_COLUMNS: dict[str, str] = {
+    "year": "int64", "reporter": "str", "flow": "str", "cmd_code": "str", "world_qty_t": "float64",
+    "partners_qty_t": "float64", "ratio": "float64", "world_netwgt_t": "float64",
+    "partners_netwgt_t": "float64", "world_value_usd": "float64", "partners_value_usd": "float64",
+    "n_partners": "int64", "flag": "str",
+}  # fmt: skip
+
+DISCREPANCY_COLUMNS: dict[str, str] = {
+    "year": "int64", "exporter": "str", "importer": "str", "hs6": "str", "reexport": "bool",
+    "qty_t_importer": "float64", "qty_t_exporter": "float64", "ratio": "float64",
+    "value_usd_importer": "float64", "value_usd_exporter": "float64", "reason": "str",
+}  # fmt: skip
+
+UNMAPPED_COLUMNS: dict[str, str] = {
+    "year": "int64", "reporter": "str", "flow": "str", "partner": "str", "classification": "str",
+    "cmd_code": "str", "hs6": "str", "reason": "str", "n_records": "int64", "qty_t": "float64",
+    "value_usd": "float64",
+}  # fmt: skip
+
+
+def empty_table(columns: Mapping[str, str]) -> pd.DataFrame:
+    """A zero-row table with the contract's columns and dtypes (so readers can concatenate it)."""
+    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in columns.items()})
+
+
+def typed(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """The contract's columns, in order and with their dtypes; extra columns are dropped."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ReeflowError(f"internal: table lacks column(s) {missing} of its contract")
+    out = frame.loc[:, list(columns)].reset_index(drop=True)
+    return out.astype(dict(columns))
+
+
+def _nonneg(nullable: bool = True) -> pa.Column:
+    return pa.Column(float, pa.Check.ge(0), nullable=nullable)
+
+
+REPORTED_SCHEMA = pa.DataFrameSchema(
+    {
+        "year": pa.Column(int, pa.Check.in_range(1988, 2100)),
+        "reporter": pa.Column(str, pa.Check.str_matches(_CODE)),
+        "partner": pa.Column(str, pa.Check.str_matches(_CODE)),
+        "flow": pa.Column(str, pa.Check.isin(FLOWS)),
+        "classification": pa.Column(str, pa.Check.isin(HS_REVISIONS)),
+        "cmd_code": pa.Column(str),
+        "hs6": pa.Column(str, pa.Check.str_matches(r"^(\d{4}|\d{6})?$")),
+        "map_status": pa.Column(str),
+        "qty_t": _nonneg(),
+        "qty_items": _nonneg(),
+        "value_usd": _nonneg(),
+        "netwgt_t": _nonneg(),
+        "qty_source": pa.Column(str, pa.Check.isin(QTY_SOURCES)),
+        "qty_estimated": pa.Column(bool),
+        "qty_imputed": pa.Column(bool),
+        "is_world": pa.Column(bool),
+        "reporter_is_country": pa.Column(bool),
+        "partner_is_country": pa.Column(bool),
+    },
+    checks=[
+        pa.Check(lambda d: (d["partner"] == "WLD") == d["is_world"], name="partner WLD exactly when is_world"),
+        pa.Check(lambda d: ~d["qty_imputed"] | d["qty_t"].gt(0), name="imputed rows have a quantity"),
+    ],
+    unique=["year", "reporter", "partner", "flow", "classification", "cmd_code"],
+    strict=True,
+    ordered=True,
+)
+
+TRADE_SCHEMA = pa.DataFrameSchema(
+    {
+        "year": pa.Column(int, pa.Check.in_range(1988, 2100)),
+        "exporter": pa.Column(str, pa.Check.str_matches(_CODE)),
+        "importer": pa.Column(str, pa.Check.str_matches(_CODE)),
+        "hs6": pa.Column(str, pa.Check.str_matches(_HS)),
+        "stage": pa.Column(str, pa.Check.isin(STAGES)),
+        "qty_t": _nonneg(),
+        "qty_items": _nonneg(),
+        "value_usd": _nonneg(),
+        "basis": pa.Column(str, pa.Check.isin(BASES)),
+        "qty_t_importer": _nonneg(),
+        "qty_t_exporter": _nonneg(),
+        "items_importer": _nonneg(),
+        "items_exporter": _nonneg(),
+        "value_usd_importer": _nonneg(),
+        "value_usd_exporter": _nonneg(),
+        "discrepancy_ratio": pa.Column(float, pa.Check.ge(1), nullable=True),
+        "disputed": pa.Column(bool),
+        "one_sided": pa.Column(bool),
+        "imputed": pa.Column(bool),
+        "hk_roundtrip": pa.Column(bool),
+        "reexport": pa.Column(bool),
+    },
+    checks=[
+        pa.Check(lambda d: d["reexport"] | (d["exporter"] != d["importer"]), name="no self-trade in supply flows"),
+        pa.Check(lambda d: ~d["disputed"] | d["discrepancy_ratio"].notna(), name="disputed flows have a ratio"),
+        pa.Check(lambda d: ~d["exporter"].isin(["WLD"]) & ~d["importer"].isin(["WLD"]), name="World is no partner"),
+    ],
+    unique=["year", "exporter", "importer", "hs6", "reexport"],
+    strict=True,
+    ordered=True,
+)
+
+
+def validate_table(frame: pd.DataFrame, schema: pa.DataFrameSchema, table: str, max_rows: int = 5) -> pd.DataFrame:
+    """``frame`` if it meets ``schema``; else a ReeflowError naming the table, columns and rows."""
+    try:
+        return schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        raise ReeflowError(f"{table}: {describe_failures(err.failure_cases, frame, max_rows)}") from err
+
+
+def describe_failures(cases: pd.DataFrame, frame: pd.DataFrame, max_rows: int = 5) -> str:
+    """One clause per failed check: the column, the check and the first offending rows."""
+    parts: list[str] = []
+    for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
+        rows = [int(i) for i in group["index"].dropna().unique()[:max_rows]]
+        shown = _show_rows(frame, rows)
+        parts.append(
+            f"column {column!s} fails {check!s} in {len(group)} case(s), "
+            f"e.g. values {group['failure_case'].head(max_rows).tolist()}" + (f" in rows {shown}" if shown else "")
+        )
+    return "; ".join(parts) + ". This is a bug in cleaning or a malformed raw file: report it with the rows."
+
+
+def _show_rows(frame: pd.DataFrame, rows: Sequence[int]) -> str:
+    keys = [c for c in ("year", "reporter", "partner", "flow", "cmd_code", "exporter", "importer", "hs6")
+            if c in frame.columns]  # fmt: skip
+    valid = [r for r in rows if 0 <= r < len(frame)]
+    if not valid or not keys:
+        return ""
+    return str(frame.iloc[valid][keys].to_dict("records"))
