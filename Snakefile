@@ -10,6 +10,9 @@ min_version("9.18")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 validate(config, "workflow/schemas/config.schema.yaml")
 
 # Each rules file appends its final outputs to TARGETS; `rule all` (last, default target) asks for them.

@@ -20,6 +20,8 @@ from typing import Any
 import pandas as pd
 
 log = logging.getLogger(__name__)
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 class ReeflowError(RuntimeError):
@@ -53,6 +55,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; outputs follow the umask
         os.replace(tmp, target)
     finally:
         if tmp.exists():
