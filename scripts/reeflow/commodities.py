@@ -92,8 +92,23 @@ def load_commodities(path: str | os.PathLike[str], included_only: bool = True) -
         unknown = [r for r in revs.split("|") if r and r not in HS_REVISIONS]
         if unknown:
             raise _fail(path, f"column revisions has unknown HS revision(s) {unknown} in row {idx + 2}")
+    table = _check_products(path, table)
     if included_only:
         table = table[table["include"]].reset_index(drop=True)
+    return table
+
+
+def _check_products(path: str | os.PathLike[str], table: pd.DataFrame) -> pd.DataFrame:
+    """Optional column ``product`` (e.g. cars, wind): which in-use stock a final good feeds.
+
+    Absent means no product anywhere; only final-stage rows may name one, since only final
+    goods enter use (the stock model's inflow)."""
+    if "product" not in table.columns:
+        return table.assign(product="")
+    table["product"] = table["product"].fillna("").astype(str).str.strip()
+    misplaced = (table["product"] != "") & (table["stage"] != "final")
+    if misplaced.any():
+        raise _fail(path, f"column product is only for stage final rows, rows {_rows(misplaced)}")
     return table
 
 

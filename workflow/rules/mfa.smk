@@ -1,1 +1,98 @@
-# mfa: rules added by the mfa step.
+# MFA: per year (wildcard), the balance by country and stage in t REO-eq, origin tracing,
+# indicators and the disruption test (resources/mfa/{year}/); then the public tables across years
+# and the dynamic in-use stocks (results/). A year's job reads only that year's trade file, so a
+# revised year reruns one mfa_year job and the collecting rules.
+
+MFA = config.get("mfa") or {}
+MFA_YEAR_FILES = ["balance", "flows", "origins", "indicators", "residuals", "disruption", "product_inflows"]
+# The parts of config mfa that a year's balance uses (lifetimes and initial_stock only matter to
+# stocks, so changing them reruns only that rule).
+MFA_YEAR_KEYS = ["yields", "negative_consumption", "balance_tolerance", "disruption_links",
+                 "disruption_exporters", "top_partners"]
+MFA_YEAR_PARAMS = {key: MFA[key] for key in MFA_YEAR_KEYS if key in MFA}
+MFA_YEAR_PATHS = {name: expand(f"resources/mfa/{{year}}/{name}.parquet", year=YEARS) for name in MFA_YEAR_FILES}
+
+
+rule mfa_year:
+    message:
+        "MFA {wildcards.year}: balance, origin tracing, indicators, disruption test"
+    input:
+        trade="resources/clean/trade/{year}.parquet",
+        production="resources/clean/production.parquet",
+        commodities=config["commodities"],
+    output:
+        **{name: f"resources/mfa/{{year}}/{name}.parquet" for name in MFA_YEAR_FILES},
+    params:
+        mfa=MFA_YEAR_PARAMS,
+    log:
+        "logs/mfa/mfa_{year}.log",
+    benchmark:
+        "benchmarks/mfa/mfa_{year}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    conda:
+        ENV
+    script:
+        "../../scripts/mfa_year.py"
+
+
+rule collect_mfa:
+    message:
+        "MFA: public tables across years (balance, flows, origins, indicators, headline)"
+    input:
+        balance=MFA_YEAR_PATHS["balance"],
+        flows=MFA_YEAR_PATHS["flows"],
+        origins=MFA_YEAR_PATHS["origins"],
+        indicators=MFA_YEAR_PATHS["indicators"],
+        residuals=MFA_YEAR_PATHS["residuals"],
+        disruption=MFA_YEAR_PATHS["disruption"],
+    output:
+        balance="results/mfa/balance.parquet",
+        flows="results/mfa/flows.parquet",
+        origins="results/mfa/origins.parquet",
+        indicators="results/tables/indicators.csv",
+        headline="results/tables/headline.csv",
+        disruption="results/tables/disruption.csv",
+        mass_balance="results/quality/mass_balance.csv",
+    log:
+        "logs/mfa/collect_mfa.log",
+    benchmark:
+        "benchmarks/mfa/collect_mfa.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        ENV
+    script:
+        "../../scripts/collect_mfa.py"
+
+
+rule stocks:
+    message:
+        "In-use stocks and end-of-life flows of final products, every country"
+    input:
+        inflows=MFA_YEAR_PATHS["product_inflows"],
+    output:
+        stocks="results/mfa/stocks.parquet",
+    params:
+        lifetimes=MFA.get("lifetimes", {}),
+        initial_stock=MFA.get("initial_stock", "zero"),
+        years=YEARS,
+    log:
+        "logs/mfa/stocks.log",
+    benchmark:
+        "benchmarks/mfa/stocks.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../../scripts/stocks.py"
+
+
+TARGETS += [rules.collect_mfa.output, rules.stocks.output]

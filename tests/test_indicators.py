@@ -1,0 +1,154 @@
+"""Indicators and the headline table on a SYNTHETIC toy whose answers are worked out by hand.
+
+Toy (t REO-eq): mining USA->CHN 30, USA->JPN 10; separation CHN->USA 8, CHN->JPN 12, JPN->CHN 2.
+Production: mining USA 50, CHN 100; separation USA 10, CHN 120, JPN 9. KOR has nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reeflow.indicators import (
+    HEADLINE_COLUMNS,
+    INDICATOR_COLUMNS,
+    bilateral,
+    headline_row,
+    headline_table,
+    network_indicators,
+    partner_indicators,
+    year_indicators,
+)
+
+
+def toy_flows() -> pd.DataFrame:
+    rows = [
+        ("mining", "USA", "CHN", 30.0),
+        ("mining", "USA", "JPN", 10.0),
+        ("separation", "CHN", "USA", 8.0),
+        ("separation", "CHN", "JPN", 12.0),
+        ("separation", "JPN", "CHN", 2.0),
+    ]
+    flows = pd.DataFrame(rows, columns=["stage", "exporter", "importer", "reo_t"])
+    return flows.assign(year=2020, hs6="000000", basis="importer")
+
+
+def toy_balance() -> pd.DataFrame:
+    flows = toy_flows()
+    production = {
+        ("USA", "mining"): 50.0,
+        ("CHN", "mining"): 100.0,
+        ("USA", "separation"): 10.0,
+        ("CHN", "separation"): 120.0,
+        ("JPN", "separation"): 9.0,
+    }
+    rows = []
+    for country in ["USA", "CHN", "JPN", "KOR"]:
+        for stage in ["mining", "separation"]:
+            p = production.get((country, stage), 0.0)
+            imp = flows.query("stage == @stage and importer == @country")["reo_t"].sum()
+            exp = flows.query("stage == @stage and exporter == @country")["reo_t"].sum()
+            rows.append(
+                {
+                    "year": 2020,
+                    "country": country,
+                    "stage": stage,
+                    "production_t": p,
+                    "imports_t": imp,
+                    "exports_t": exp,
+                    "apparent_consumption_t": p + imp - exp,
+                    "net_exports_t": exp - imp,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def lookup(table: pd.DataFrame, country: str, stage: str, indicator: str, partner: str = "") -> float:
+    hit = table.query(
+        "country == @country and stage == @stage and indicator == @indicator and partner == @partner"
+    )
+    assert len(hit) == 1, (country, stage, indicator, partner)
+    return float(hit["value"].iloc[0])
+
+
+def test_net_exports_status_and_import_reliance() -> None:
+    table = year_indicators(toy_balance(), toy_flows(), 2020)
+    assert list(table.columns) == INDICATOR_COLUMNS
+    assert lookup(table, "USA", "all", "net_exports_t") == pytest.approx(40 - 8)
+    assert lookup(table, "USA", "all", "net_exporter") == 1.0
+    assert lookup(table, "CHN", "all", "net_exporter") == 0.0
+    assert lookup(table, "USA", "mining", "net_import_reliance") == pytest.approx((0 - 40) / 10)
+    assert lookup(table, "JPN", "mining", "net_import_reliance") == pytest.approx(1.0)
+    assert np.isnan(lookup(table, "KOR", "mining", "net_import_reliance"))  # no consumption
+
+
+def test_partners_ranks_and_concentration() -> None:
+    table = year_indicators(toy_balance(), toy_flows(), 2020, top=1)
+    assert lookup(table, "USA", "mining", "export_destination_share", "CHN") == pytest.approx(0.75)
+    assert lookup(table, "USA", "mining", "export_destination_rank", "CHN") == 1
+    assert (
+        table.query(
+            "country == 'USA' and stage == 'mining' and indicator == 'export_destination_rank'"
+        ).shape[0]
+        == 1
+    )  # only the top one is listed
+    assert lookup(table, "CHN", "mining", "import_hhi") == pytest.approx(10000)
+    assert lookup(table, "JPN", "all", "import_hhi") == pytest.approx((1000 / 22) ** 2 + (1200 / 22) ** 2)
+    assert lookup(table, "CHN", "separation", "bilateral_dependence", "JPN") == pytest.approx(2 / 122)
+
+
+def test_us_china_interdependence_is_the_geometric_mean_of_both_dependences() -> None:
+    table = year_indicators(toy_balance(), toy_flows(), 2020)
+    d_us = 8 / (50 + 10 + 8)  # from China over US supply, all stages
+    d_cn = 30 / (100 + 120 + 30 + 2)
+    assert lookup(table, "USA", "all", "interdependence", "CHN") == pytest.approx(np.sqrt(d_us * d_cn))
+    assert lookup(table, "USA", "mining", "interdependence", "CHN") == 0.0  # one-way at mining
+
+
+def test_headline_on_the_toy() -> None:
+    row = headline_row(toy_balance(), toy_flows(), 2020)
+    assert row["us_net_exports_t"] == pytest.approx(32)
+    assert row["us_net_exporter"] is True
+    assert row["us_top_export_destination"] == "CHN"
+    assert row["china_share_of_us_exports"] == pytest.approx(0.75)
+    assert row["us_rank_among_china_suppliers"] == 1
+    assert row["china_net_exports_t"] == pytest.approx(20 - 32)
+    # a year where the US does not supply China: rank is empty, not 0
+    no_us = toy_flows().query("exporter != 'USA'")
+    table = headline_table([row, headline_row(toy_balance(), no_us, 2021)])
+    assert list(table.columns) == HEADLINE_COLUMNS
+    assert table["us_rank_among_china_suppliers"].isna().tolist() == [False, True]
+    assert table["us_top_export_destination"].tolist() == ["CHN", ""]
+
+
+def test_betweenness_marks_the_hub_of_a_chain() -> None:
+    flows = pd.DataFrame(
+        {"stage": "metal", "exporter": ["A", "B"], "importer": ["B", "C"], "reo_t": [5.0, 3.0]}
+    )
+    table = network_indicators(bilateral(flows), 2020).set_index(["country", "indicator"])["value"]
+    assert table[("B", "betweenness")] > 0
+    assert table[("A", "betweenness")] == 0 and table[("C", "betweenness")] == 0
+    assert table[("B", "in_strength_t")] == 5.0 and table[("B", "out_strength_t")] == 3.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("ABCD"), st.sampled_from("ABCD"), st.floats(1e-3, 1e6)),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_hhi_within_bounds_and_shares_sum_to_one(rows: list) -> None:
+    flows = pd.DataFrame(rows, columns=["exporter", "importer", "reo_t"]).assign(stage="final")
+    flows = flows[flows["exporter"] != flows["importer"]]
+    if flows.empty:
+        return
+    table = partner_indicators(bilateral(flows), 2020, top=10)
+    hhi = table.loc[table["indicator"] == "import_hhi", "value"]
+    assert ((hhi > 0) & (hhi <= 10000 + 1e-6)).all()
+    shares = table[table["indicator"] == "import_supplier_share"].groupby(["country", "stage"])["value"].sum()
+    np.testing.assert_allclose(shares, 1.0)
