@@ -1,1 +1,165 @@
-# sensitivity: rules added by the sensitivity step.
+# Sensitivity: Monte Carlo over the uncertain choices (content and share coefficients, yields, mirror
+# rule, imputation), drawn once and shared by every year; one job per year vectorised over draws;
+# then percentiles, the probability that the US is a net exporter, one-at-a-time and Sobol indices.
+
+
+def sensitivity_space_params():
+    """What defines the parameter space besides the commodity table (a change redraws and reruns)."""
+    sens = config.get("sensitivity", {})
+    return {
+        "yields": dict(config.get("mfa", {}).get("yields", {})),
+        "trade": {
+            "mirror_rule": config.get("trade", {}).get("mirror_rule", "importer_first"),
+            "impute_missing_weights": config.get("trade", {}).get("impute_missing_weights", True),
+        },
+        "sensitivity": {
+            key: sens[key]
+            for key in ("yield_range", "mirror_rules", "vary_imputation", "p_include_imputed")
+            if key in sens
+        },
+    }
+
+
+def sensitivity_years():
+    """The configured one-at-a-time/Sobol years that the run covers (others cannot be computed)."""
+    return [year for year in config.get("sensitivity", {}).get("years", []) if year in YEARS]
+
+
+SENSITIVITY_SPACE = sensitivity_space_params()
+SENSITIVITY_YEARS = sensitivity_years()
+
+
+rule sensitivity_samples:
+    message:
+        "Sensitivity: draw the uncertain parameters once for every year"
+    input:
+        commodities=config["commodities"],
+    output:
+        samples="resources/sensitivity/samples.parquet",
+    params:
+        space=SENSITIVITY_SPACE,
+        draws=config["sensitivity"]["draws"],
+        seed=config["sensitivity"]["seed"],
+    log:
+        "logs/sensitivity/samples.log",
+    benchmark:
+        "benchmarks/sensitivity/samples.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        ENV
+    script:
+        "../../scripts/sensitivity_samples.py"
+
+
+rule sensitivity_year:
+    message:
+        "Sensitivity {wildcards.year}: headline indicators for every draw"
+    input:
+        trade="resources/clean/trade/{year}.parquet",
+        production="resources/clean/production.parquet",
+        commodities=config["commodities"],
+        samples="resources/sensitivity/samples.parquet",
+    output:
+        draws="resources/sensitivity/{year}.parquet",
+    params:
+        space=SENSITIVITY_SPACE,
+    log:
+        "logs/sensitivity/year_{year}.log",
+    benchmark:
+        "benchmarks/sensitivity/year_{year}.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=15,
+    conda:
+        ENV
+    script:
+        "../../scripts/sensitivity_year.py"
+
+
+rule collect_sensitivity:
+    message:
+        "Sensitivity: percentiles and net-exporter probability across years"
+    input:
+        draws=expand("resources/sensitivity/{year}.parquet", year=YEARS),
+    output:
+        draws="results/sensitivity/draws.parquet",
+        uncertainty="results/tables/headline_uncertainty.csv",
+        probability="results/tables/us_net_exporter_probability.csv",
+    log:
+        "logs/sensitivity/collect.log",
+    benchmark:
+        "benchmarks/sensitivity/collect.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../../scripts/collect_sensitivity.py"
+
+
+rule sensitivity_oat:
+    message:
+        "Sensitivity: one parameter group at a time, years {params.years}"
+    input:
+        trade=expand("resources/clean/trade/{year}.parquet", year=SENSITIVITY_YEARS),
+        production="resources/clean/production.parquet",
+        commodities=config["commodities"],
+    output:
+        oat="results/sensitivity/oat.csv",
+    params:
+        space=SENSITIVITY_SPACE,
+        years=SENSITIVITY_YEARS,
+    log:
+        "logs/sensitivity/oat.log",
+    benchmark:
+        "benchmarks/sensitivity/oat.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=15,
+    conda:
+        ENV
+    script:
+        "../../scripts/sensitivity_oat.py"
+
+
+rule sensitivity_sobol:
+    message:
+        "Sensitivity: Sobol indices of the parameter groups, years {params.years}"
+    input:
+        trade=expand("resources/clean/trade/{year}.parquet", year=SENSITIVITY_YEARS),
+        production="resources/clean/production.parquet",
+        commodities=config["commodities"],
+    output:
+        sobol="results/sensitivity/sobol.csv",
+    params:
+        space=SENSITIVITY_SPACE,
+        years=SENSITIVITY_YEARS,
+        n_base=config["sensitivity"].get("sobol_n", 1024),
+        resamples=config["sensitivity"].get("sobol_resamples", 100),
+        seed=config["sensitivity"]["seed"],
+    log:
+        "logs/sensitivity/sobol.log",
+    benchmark:
+        "benchmarks/sensitivity/sobol.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    conda:
+        ENV
+    script:
+        "../../scripts/sobol.py"
+
+
+TARGETS += [
+    rules.collect_sensitivity.output,
+    rules.sensitivity_oat.output,
+    rules.sensitivity_sobol.output,
+]
