@@ -81,3 +81,40 @@ def test_lint_is_clean() -> None:
     run = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=ROOT, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+
+
+def test_report_contains_every_figure_and_opens_in_a_browser(demo: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    from matplotlib import image
+    from test_report import chromium_screenshot_or_skip
+
+    run = snakemake(demo, "--report", "results/report.html")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    report = demo / "results" / "report.html"
+    html = report.read_text(errors="replace")
+    figures = sorted(p.stem for p in (demo / "results" / "figures").glob("*.png"))
+    assert len(figures) >= 8
+    for name in figures:
+        assert name in html, f"{name} missing from the report"
+    assert "headline" in html and "provenance" in html
+    shot = chromium_screenshot_or_skip(report, tmp_path / "report.png", virtual_time_ms=10000)
+    pixels = image.imread(shot)
+    assert pixels.shape[0] > 500 and pixels.reshape(-1, pixels.shape[-1]).std(axis=0).max() > 0.01
+    assert not zipfile.is_zipfile(report)
+
+
+def test_cluster_profile_runs_every_job_as_its_own_process(tmp_path: Path) -> None:
+    """The cluster-generic executor submits each job as a detached local process: a job that relied
+    on undeclared files or shared state would fail here."""
+    work = make_demo_dir(tmp_path)
+    submit = ROOT / "profiles" / "local-cluster" / "submit.sh"
+    run = snakemake(
+        work, "--workflow-profile", str(ROOT / "profiles" / "local-cluster"),
+        "--cluster-generic-submit-cmd", f"bash {submit}", "--jobs", "2",
+        "results/mfa/balance.parquet", "results/quality/coverage.csv",
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    assert (work / "results/mfa/balance.parquet").is_file()
+    submitted = list((work / "logs" / "cluster").glob("*.out"))
+    assert len(submitted) >= 10, "every job should have gone through the submit script"

@@ -22,9 +22,9 @@ def make_demo_dir(tmp: Path) -> Path:
 def snakemake(work: Path, *args: str, env: dict[str, str] | None = None,
               timeout: int = 900) -> subprocess.CompletedProcess[str]:
     """`snakemake --cores 2` in ``work`` with the repo's Snakefile; commodities given by absolute path."""
-    cmd = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
-        "--cores", "2", "--config", f"commodities={ROOT / 'config' / 'commodities.csv'}", *args,
+    cmd = [  # --config takes several values, so it comes last, after targets and other options
+        sys.executable, "-m", "snakemake", *args, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
+        "--cores", "2", "--config", f"commodities={ROOT / 'config' / 'commodities.csv'}",
     ]
     full_env = {k: v for k, v in os.environ.items() if k != "COMTRADE_API_KEY"}  # keyless unless asked
     full_env.update(env or {})

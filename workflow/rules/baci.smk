@@ -5,67 +5,8 @@
 # (or baci.version) and baci.compare_with_comtrade: true -> results/quality/source_comparison.csv.
 # These rules are always defined; they run only when a target above asks for their outputs.
 
-from reeflow.baci import download_url  # noqa: E402
-
-BACI = config.get("baci") or {}
-BACI_PROVENANCE = "resources/raw/baci/archive_provenance.json"
-
-
 wildcard_constraints:
     baci_version=r"[0-9A-Za-z]+",
-
-
-def baci_local_archive():
-    return str(BACI.get("archive", "") or "").strip()
-
-
-def baci_archive_path():
-    """The archive the extracts read: the local one if given, else the downloaded release."""
-    local = baci_local_archive()
-    if local:
-        return local
-    version = str(BACI.get("version", "") or "").strip()
-    if not version:
-        raise ValueError(
-            "config baci: set baci.archive (a local BACI .zip or its unpacked folder) or baci.version "
-            "(with baci.url) to download a release"
-        )
-    return f"resources/raw/baci/BACI_HS92_V{version}.zip"
-
-
-def baci_archive(wildcards):
-    return baci_archive_path()
-
-
-def baci_download_record(wildcards):
-    """The download's own record (url, sha256, time) when the archive was downloaded, else nothing."""
-    if baci_local_archive():
-        return []
-    return baci_archive_path().removesuffix(".zip") + ".download.json"
-
-
-def baci_url(wildcards):
-    return download_url(
-        BACI.get("url", "https://www.cepii.fr/DATA_DOWNLOAD/baci/data/BACI_HS92_V{version}.zip"),
-        wildcards.baci_version,
-    )
-
-
-def baci_codes():
-    """Codes the extract keeps: every commodity-table code (4-digit ones keep their children)."""
-    return sorted(COMMODITIES["hs_code"].unique())
-
-
-def baci_comparison_wanted():
-    """Whether to write source_comparison.csv; Comtrade must stay the main source for that."""
-    if not BACI.get("compare_with_comtrade", False):
-        return False
-    if config["comtrade"]["source"] == "baci":
-        raise ValueError(
-            "config baci.compare_with_comtrade: true needs Comtrade as the trade source; set "
-            "comtrade.source: files (with comtrade.files) or api, and baci.archive (or baci.version)"
-        )
-    return True
 
 
 rule download_baci:

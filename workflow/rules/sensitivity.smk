@@ -3,32 +3,6 @@
 # then percentiles, the probability that the US is a net exporter, one-at-a-time and Sobol indices.
 
 
-def sensitivity_space_params():
-    """What defines the parameter space besides the commodity table (a change redraws and reruns)."""
-    sens = config.get("sensitivity", {})
-    return {
-        "yields": dict(config.get("mfa", {}).get("yields", {})),
-        "trade": {
-            "mirror_rule": config.get("trade", {}).get("mirror_rule", "importer_first"),
-            "impute_missing_weights": config.get("trade", {}).get("impute_missing_weights", True),
-        },
-        "sensitivity": {
-            key: sens[key]
-            for key in ("yield_range", "mirror_rules", "vary_imputation", "p_include_imputed")
-            if key in sens
-        },
-    }
-
-
-def sensitivity_years():
-    """The configured one-at-a-time/Sobol years that the run covers (others cannot be computed)."""
-    return [year for year in config.get("sensitivity", {}).get("years", []) if year in YEARS]
-
-
-SENSITIVITY_SPACE = sensitivity_space_params()
-SENSITIVITY_YEARS = sensitivity_years()
-
-
 rule sensitivity_samples:
     message:
         "Sensitivity: draw the uncertain parameters once for every year"
