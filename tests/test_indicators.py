@@ -152,3 +152,22 @@ def test_hhi_within_bounds_and_shares_sum_to_one(rows: list) -> None:
     assert ((hhi > 0) & (hhi <= 10000 + 1e-6)).all()
     shares = table[table["indicator"] == "import_supplier_share"].groupby(["country", "stage"])["value"].sum()
     np.testing.assert_allclose(shares, 1.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=3, max_value=25), st.floats(min_value=0.05, max_value=0.9), st.integers(0, 10_000))
+def test_betweenness_matches_networkx_on_random_networks(n: int, density: float, seed: int) -> None:
+    import networkx as nx
+
+    from reeflow.indicators import shortest_path_betweenness
+
+    rng = np.random.default_rng(seed)
+    mask = (rng.random((n, n)) < density) & ~np.eye(n, dtype=bool)
+    e, i = np.nonzero(mask)
+    flows = rng.lognormal(3.0, 1.5, size=len(e))  # real-valued: shortest paths are unique
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(n))
+    graph.add_weighted_edges_from(zip(e.tolist(), i.tolist(), (1.0 / flows).tolist()), weight="distance")
+    expected = nx.betweenness_centrality(graph, weight="distance", normalized=True)
+    got = shortest_path_betweenness(e, i, 1.0 / flows, n)
+    np.testing.assert_allclose(got, [expected[k] for k in range(n)], atol=1e-9)

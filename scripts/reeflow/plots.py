@@ -336,8 +336,10 @@ def _net_trade_panel(ax: Axes, balance: pd.DataFrame, uncertainty: pd.DataFrame,
             alpha=0.18,
             linewidth=0,
             label="total p05-p95",
-            zorder=3,
+            zorder=0.5,  # behind the bars, which stay readable; the edges are drawn on top
         )
+        for edge in ("p05", "p95"):
+            ax.plot(band["year"].astype(int), band[edge], color="0.25", linewidth=0.8, linestyle="--", zorder=4)
     ax.axhline(0, color="0.2", linewidth=0.6)
     ax.set_ylabel(f"Net exports ({UNIT})")
     ax.set_xlabel("Year")

@@ -26,8 +26,15 @@ PARTNERS_ABOVE_WORLD_TOLERANCE = 0.01
 WORLD_KEYS: tuple[str, ...] = ("year", "reporter", "flow", "cmd_code")
 
 
-def _sum(series: pd.Series) -> float:
-    return float(series.sum(min_count=1))
+def grouped_totals(rows: pd.DataFrame, keys: list[str], sums: dict[str, str], counts: dict[str, tuple[str, str]]
+                   ) -> pd.DataFrame:
+    """Group sums that stay missing where every value is missing (``min_count=1``), plus counts,
+    all with pandas' compiled reductions (a Python function per group is 100x slower at scale)."""
+    grouped = rows.groupby(keys, sort=True)
+    out = grouped[list(sums)].sum(min_count=1).rename(columns=sums)
+    for name, (column, how) in counts.items():
+        out[name] = getattr(grouped[column], how)()
+    return out.reset_index()
 
 
 def coverage(reported: pd.DataFrame) -> pd.DataFrame:
@@ -38,14 +45,11 @@ def coverage(reported: pd.DataFrame) -> pd.DataFrame:
     rows = reported[~reported["is_world"] & (reported["hs6"] != "")]
     if rows.empty:
         return empty_table(COVERAGE_COLUMNS)
-    rows = rows.assign(imputed_t=rows["qty_t"].where(rows["qty_imputed"], 0.0))
-    out = rows.groupby(["year", "reporter", "flow", "hs6"], as_index=False, sort=True).agg(
-        n_records=("cmd_code", "size"),
-        n_partners=("partner", "nunique"),
-        n_qty_missing=("qty_t", lambda s: int(s.isna().sum())),
-        qty_t=("qty_t", _sum),
-        value_usd=("value_usd", _sum),
-        imputed_t=("imputed_t", _sum),
+    rows = rows.assign(imputed_t=rows["qty_t"].where(rows["qty_imputed"], 0.0), missing=rows["qty_t"].isna())
+    out = grouped_totals(
+        rows, ["year", "reporter", "flow", "hs6"],
+        {"qty_t": "qty_t", "value_usd": "value_usd", "imputed_t": "imputed_t"},
+        {"n_records": ("cmd_code", "size"), "n_partners": ("partner", "nunique"), "n_qty_missing": ("missing", "sum")},
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         out["share_imputed"] = np.where(out["qty_t"] > 0, out["imputed_t"] / out["qty_t"], np.nan)
@@ -56,14 +60,12 @@ def coverage_from_trade(trade: pd.DataFrame) -> pd.DataFrame:
     """Coverage of an already reconciled source (BACI): importers as reporters of flow M."""
     if trade.empty:
         return empty_table(COVERAGE_COLUMNS)
-    rows = trade.assign(reporter=trade["importer"], flow="M", imputed_t=trade["qty_t"].where(trade["imputed"], 0.0))
-    out = rows.groupby(["year", "reporter", "flow", "hs6"], as_index=False, sort=True).agg(
-        n_records=("hs6", "size"),
-        n_partners=("exporter", "nunique"),
-        n_qty_missing=("qty_t", lambda s: int(s.isna().sum())),
-        qty_t=("qty_t", _sum),
-        value_usd=("value_usd", _sum),
-        imputed_t=("imputed_t", _sum),
+    rows = trade.assign(reporter=trade["importer"], flow="M", imputed_t=trade["qty_t"].where(trade["imputed"], 0.0),
+                        missing=trade["qty_t"].isna())  # fmt: skip
+    out = grouped_totals(
+        rows, ["year", "reporter", "flow", "hs6"],
+        {"qty_t": "qty_t", "value_usd": "value_usd", "imputed_t": "imputed_t"},
+        {"n_records": ("hs6", "size"), "n_partners": ("exporter", "nunique"), "n_qty_missing": ("missing", "sum")},
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         out["share_imputed"] = np.where(out["qty_t"] > 0, out["imputed_t"] / out["qty_t"], np.nan)
@@ -82,20 +84,17 @@ def world_vs_partners(reported: pd.DataFrame) -> pd.DataFrame:
     - ``ok``. Partners below World are normal (not every partner is downloaded)."""
     if reported.empty:
         return empty_table(WORLD_CHECK_COLUMNS)
-    world = (
-        reported[reported["is_world"]]
-        .groupby(list(WORLD_KEYS))
-        .agg(
-            world_qty_t=("qty_t", _sum),
-            world_netwgt_t=("netwgt_t", _sum),
-            world_value_usd=("value_usd", _sum),
-            world_rows=("qty_t", "size"),
-        )
-    )
-    partners = reported[~reported["is_world"]].groupby(list(WORLD_KEYS)).agg(
-        partners_qty_t=("qty_t", _sum), partners_netwgt_t=("netwgt_t", _sum),
-        partners_value_usd=("value_usd", _sum), n_partners=("partner", "nunique"),
-    )  # fmt: skip
+    keys = list(WORLD_KEYS)
+    world = grouped_totals(
+        reported[reported["is_world"]], keys,
+        {"qty_t": "world_qty_t", "netwgt_t": "world_netwgt_t", "value_usd": "world_value_usd"},
+        {"world_rows": ("qty_t", "size")},
+    ).set_index(keys)  # fmt: skip
+    partners = grouped_totals(
+        reported[~reported["is_world"]], keys,
+        {"qty_t": "partners_qty_t", "netwgt_t": "partners_netwgt_t", "value_usd": "partners_value_usd"},
+        {"n_partners": ("partner", "nunique")},
+    ).set_index(keys)  # fmt: skip
     out = world.join(partners, how="outer").reset_index()
     out["n_partners"] = out["n_partners"].fillna(0).astype("int64")
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -157,12 +157,9 @@ def declarations(reported: pd.DataFrame) -> pd.DataFrame:
         "qty_t": rows["qty_t"], "items": rows["qty_items"], "value_usd": rows["value_usd"],
         "imputed": rows["qty_imputed"],
     })  # fmt: skip
-    return frame.groupby([*FLOW_KEY, "side"], as_index=False, sort=True).agg(
-        qty_t=("qty_t", lambda s: s.sum(min_count=1)),
-        items=("items", lambda s: s.sum(min_count=1)),
-        value_usd=("value_usd", lambda s: s.sum(min_count=1)),
-        imputed=("imputed", "any"),
-    )
+    grouped = frame.groupby([*FLOW_KEY, "side"], sort=True)
+    sums = grouped[["qty_t", "items", "value_usd"]].sum(min_count=1)  # all-missing stays missing, not 0
+    return sums.join(grouped["imputed"].any()).reset_index()
 
 
 def mirror_pairs(decl: pd.DataFrame) -> pd.DataFrame:
@@ -174,13 +171,15 @@ def mirror_pairs(decl: pd.DataFrame) -> pd.DataFrame:
         for side in ("importer", "exporter"):
             if f"{measure}_{side}" not in wide.columns:
                 wide[f"{measure}_{side}"] = np.nan
-    sides = decl.groupby(list(FLOW_KEY))["side"].agg(lambda s: frozenset(s)).reset_index(name="sides")
-    wide = wide.merge(sides, on=list(FLOW_KEY), how="left")
-    wide["declared_importer"] = wide["sides"].map(lambda s: "importer" in s).astype(bool)
-    wide["declared_exporter"] = wide["sides"].map(lambda s: "exporter" in s).astype(bool)
+    declared = (
+        decl.groupby([*FLOW_KEY, "side"]).size().unstack("side", fill_value=0)
+        .reindex(columns=["importer", "exporter"], fill_value=0)
+    )  # fmt: skip
+    declared.columns = [f"declared_{side}" for side in declared.columns]
+    wide = wide.merge((declared > 0).reset_index(), on=list(FLOW_KEY), how="left")
     for side in ("importer", "exporter"):
         wide[f"imputed_{side}"] = wide[f"imputed_{side}"].astype("boolean").fillna(False).astype(bool)
-    return wide.drop(columns="sides")
+    return wide
 
 
 def reconcile(

@@ -271,10 +271,12 @@ def collapse_same_iso(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     if not dup.any():
         return frame
     log.warning("%s: %d record(s) share a country code with another and are summed", where, int(dup.sum()))
-    sums = {c: (c, lambda s: s.sum(min_count=1)) for c in ("qty_t", "qty_items", "value_usd", "netwgt_t")}
-    flags = {c: (c, "any") for c in ("qty_estimated", "qty_imputed")}
-    firsts = {c: (c, "first") for c in frame.columns if c not in {*keys, *sums, *flags}}
-    merged = frame[dup].groupby(keys, as_index=False, sort=False).agg(**sums, **flags, **firsts)
+    sums = ("qty_t", "qty_items", "value_usd", "netwgt_t")
+    flags = ("qty_estimated", "qty_imputed")
+    firsts = [c for c in frame.columns if c not in {*keys, *sums, *flags}]
+    grouped = frame[dup].groupby(keys, sort=False)
+    merged = grouped[list(sums)].sum(min_count=1).join(grouped[list(flags)].any()).join(grouped[firsts].first())
+    merged = merged.reset_index()
     return pd.concat([frame[~dup], merged[frame.columns]], ignore_index=True)
 
 
@@ -290,11 +292,10 @@ def unmapped_records(reported: pd.DataFrame) -> pd.DataFrame:
     rows = rows.assign(reason=reason)[reason != ""]
     if rows.empty:
         return empty_table(UNMAPPED_COLUMNS)
-    grouped = rows.groupby(list(UNMAPPED_KEYS), as_index=False, sort=True).agg(
-        n_records=("cmd_code", "size"),
-        qty_t=("qty_t", lambda s: s.sum(min_count=1)),
-        value_usd=("value_usd", lambda s: s.sum(min_count=1)),
-    )
+    from reeflow.quality import grouped_totals
+
+    grouped = grouped_totals(rows, list(UNMAPPED_KEYS), {"qty_t": "qty_t", "value_usd": "value_usd"},
+                             {"n_records": ("cmd_code", "size")})
     return typed(grouped, UNMAPPED_COLUMNS)
 
 
