@@ -34,5 +34,10 @@ lint: install
 report: install
 	$(BIN)/snakemake --cores $(CORES) --report results/report.html
 
+bench: install      ## global-scale SYNTHETIC benchmarks (prints figures; several minutes)
+	$(BIN)/python bench/run_bench.py
+	$(BIN)/python bench/bench_sensitivity.py
+	$(BIN)/python bench/bench_baci.py
+
 clean:
 	rm -rf resources/raw resources/clean resources/mfa resources/quality resources/sensitivity results logs benchmarks

@@ -221,3 +221,14 @@ def test_screenshot_errors_are_reeflow_errors(tmp_path: Path) -> None:
         html.write_text("<p>x</p>")
         screenshot_html(html, tmp_path / "x.png", chromium="/bin/false")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_per_year_provenance_csv_reads_back_like_the_raw_file(tmp_path: Path) -> None:
+    from reeflow.report import collect_provenance, write_trade_provenance
+
+    raw = comtrade_year_file(tmp_path, 2020)
+    direct = collect_provenance([raw], [])
+    write_trade_provenance(raw, tmp_path / "2020.csv")
+    via_csv = collect_provenance([tmp_path / "2020.csv"], [])
+    pd.testing.assert_frame_equal(direct.reset_index(drop=True), via_csv.reset_index(drop=True), check_dtype=False)
+    assert list(via_csv["sha256"]) == list(direct["sha256"]) and len(via_csv) == 2

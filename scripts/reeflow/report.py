@@ -158,12 +158,14 @@ def collect_provenance(
         suffix = Path(path).suffix.lower()
         if suffix == ".json":
             rows.extend(comtrade_provenance(path))
+        elif suffix == ".csv":  # already extracted per year (rule trade_provenance)
+            rows.extend(pd.read_csv(path, dtype=str, keep_default_na=False).to_dict("records"))
         elif suffix == ".parquet":
             rows.append(baci_provenance(path))
         else:
-            raise ReeflowError(f"{path}: unknown raw trade file type '{suffix}'; expected .json or .parquet")
+            raise ReeflowError(f"{path}: unknown raw trade file type '{suffix}'; expected .json, .parquet or .csv")
     rows.extend(usgs_provenance(path) for path in usgs_records)
-    table = pd.DataFrame(rows, columns=list(PROVENANCE_COLUMNS))
+    table = pd.DataFrame(rows, columns=list(PROVENANCE_COLUMNS)).replace({"": None})
     table["year"] = pd.to_numeric(table["year"], errors="coerce").astype("Int64")
     table["count"] = pd.to_numeric(table["count"], errors="coerce").astype("Int64")
     table["status"] = pd.to_numeric(table["status"], errors="coerce").astype("Int64")
@@ -222,6 +224,14 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return [_plain(v) for v in obj]
     return obj
+
+
+def write_trade_provenance(raw_path: str | os.PathLike[str], csv_path: str | os.PathLike[str]) -> pd.DataFrame:
+    """One year's raw trade provenance, extracted once per year: reading every raw year file (some
+    hundred MB at global scale) in the cross-year report rule made a one-year update slow."""
+    table = collect_provenance([raw_path], [])
+    write_csv_atomic(table, csv_path)
+    return table
 
 
 def write_provenance(
