@@ -7,6 +7,7 @@ interrupted job never leaves a file that Snakemake (or a reader) would take for 
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 import logging
@@ -82,8 +83,21 @@ def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike[str]) -> None
 
 
 def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """CSV through pyarrow's writer (pandas' is ~10x slower on the million-row indicator tables);
+    object columns of mixed content fall back to pandas."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False)
+        try:
+            table = pa.Table.from_pandas(df, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            df.to_csv(tmp, index=False)
+            return
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:  # header as pandas writes it
+            csv.writer(handle, lineterminator="\n").writerow([str(c) for c in df.columns])
+        with open(tmp, "ab") as handle:
+            pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
