@@ -13,9 +13,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from reeflow.raw import V1_FIELDS  # noqa: E402
 
 SEED = 20240201
 YEARS = (2018, 2019, 2020, 2021)
@@ -62,16 +66,7 @@ UNIT_VALUE_USD = {  # per tonne, or per item for counted goods
 ITEM_MASS_T = {"870380": 1.8, "870340": 1.5, "850231": 150.0}
 # Reporters that publish as JSON envelopes; the rest as CSV exports (the two real formats).
 JSON_REPORTERS = ("CHN", "USA", "JPN")
-FIELDS = (
-    "typeCode", "freqCode", "refPeriodId", "refYear", "refMonth", "period", "reporterCode",
-    "reporterISO", "reporterDesc", "flowCode", "flowDesc", "partnerCode", "partnerISO",
-    "partnerDesc", "partner2Code", "partner2ISO", "partner2Desc", "classificationCode",
-    "classificationSearchCode", "isOriginalClassification", "cmdCode", "cmdDesc", "aggrLevel",
-    "isLeaf", "customsCode", "customsDesc", "mosCode", "motCode", "motDesc", "qtyUnitCode",
-    "qtyUnitAbbr", "qty", "isQtyEstimated", "altQtyUnitCode", "altQtyUnitAbbr", "altQty",
-    "isAltQtyEstimated", "netWgt", "isNetWgtEstimated", "grossWgt", "isGrossWgtEstimated",
-    "cifvalue", "fobvalue", "primaryValue", "legacyEstimationFlag", "isReported", "isAggregate",
-)  # fmt: skip
+FIELDS = V1_FIELDS  # the 47 columns of a Comtrade v1 export
 
 
 def record(year: int, reporter: str, partner: str, flow: str, code: str, qty: float, unit: str,
