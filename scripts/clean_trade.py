@@ -1,6 +1,7 @@
 """Clean one year of trade: countries, HS revisions, tonnes, mirror reconciliation, quality tables."""
 
 from reeflow.io import setup_logging
+from reeflow.report import write_trade_provenance
 from reeflow.trade import run_clean_trade
 
 TABLES = ("reported", "trade", "coverage", "world_check", "discrepancies", "unmapped")
@@ -16,6 +17,7 @@ def main(smk) -> None:
         source=smk.params.source,
         year=int(smk.wildcards.year),
     )
+    write_trade_provenance(smk.input.raw, smk.output.provenance)  # the raw file is parsed only once
 
 
 main(snakemake)  # noqa: F821

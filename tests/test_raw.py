@@ -116,3 +116,18 @@ def test_comtrade_records_names_the_bad_response(tmp_path: Path) -> None:
     write_json_atomic(path, {"responses": [{"body": envelope([])}, {"body": "<html>"}]})
     with pytest.raises(ReeflowError, match=r"2021\.json response 1: an HTML page"):
         comtrade_records(path)
+
+
+def test_raw_year_is_parsed_once_but_a_rewritten_file_is_read_again(tmp_path: Path) -> None:
+    import os
+
+    from reeflow.raw import load_raw_year
+
+    path = tmp_path / "2020.json"  # SYNTHETIC raw year file
+    path.write_text(json.dumps({"year": 2020, "responses": []}))
+    first = load_raw_year(path)
+    assert load_raw_year(path) is first
+    path.write_text(json.dumps({"year": 2021, "responses": [], "note": "revised"}))
+    later = os.stat(path).st_mtime_ns + 10**9
+    os.utime(path, ns=(later, later))
+    assert load_raw_year(path)["year"] == 2021

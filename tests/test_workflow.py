@@ -77,6 +77,19 @@ def test_changing_one_year_reruns_only_that_year(demo: Path, tmp_path: Path) -> 
     assert "download_comtrade" not in jobs and "clean_production" not in jobs, jobs
 
 
+def test_changing_a_parameter_reruns_only_the_rules_that_use_it(demo: Path, tmp_path: Path) -> None:
+    override = tmp_path / "override.yaml"
+    override.write_text("mfa: {yields: {metal: 0.7}}\n")
+    run = snakemake(demo, "-n", "--configfile", str(demo / "config" / "config.yaml"), str(override))
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs = planned_jobs(run)
+    assert jobs.get("mfa_year") == 4 and "stocks" in jobs, jobs
+    assert not {"download_comtrade", "clean_trade", "clean_production", "collect_trade_quality"} & set(jobs), jobs
+    override.write_text("figures: {sankey_years: [2019]}\n")
+    figures = snakemake(demo, "-n", "--configfile", str(demo / "config" / "config.yaml"), str(override))
+    assert set(planned_jobs(figures)) <= {"fig_sankey", "report_provenance", "all"}, planned_jobs(figures)
+
+
 def test_lint_is_clean() -> None:
     run = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=ROOT, capture_output=True,
                          text=True, timeout=300)

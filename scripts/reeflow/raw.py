@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,22 @@ def _check_fields(columns: Any, path: str | os.PathLike[str]) -> None:
         )
 
 
+@lru_cache(maxsize=1)
+def _load_raw_year(path: str, mtime_ns: int, size: int) -> Any:
+    return read_json(path)
+
+
+def load_raw_year(raw_year_path: str | os.PathLike[str]) -> Any:
+    """A raw year file, parsed once per process even when several steps read it (records, provenance):
+    at global scale a year is a few hundred MB of JSON. Keyed by modification time and size, so a
+    rewritten file is read again. Callers must not modify the returned object."""
+    stat = os.stat(raw_year_path)
+    return _load_raw_year(str(raw_year_path), stat.st_mtime_ns, stat.st_size)
+
+
 def comtrade_records(raw_year_path: str | os.PathLike[str]) -> pd.DataFrame:
     """All records of a raw year file as one DataFrame, with ``response_index`` for provenance."""
-    raw = read_json(raw_year_path)
+    raw = load_raw_year(raw_year_path)
     frames = []
     for index, response in enumerate(raw.get("responses", [])):
         if "body" in response:

@@ -70,7 +70,9 @@ def _row(**values: Any) -> dict[str, Any]:
 
 def comtrade_provenance(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """One row per stored response of a raw Comtrade year file; bodies and records are not copied."""
-    raw = read_json(path)
+    from reeflow.raw import load_raw_year
+
+    raw = load_raw_year(path)
     if not isinstance(raw, dict) or not isinstance(raw.get("responses"), list):
         raise ReeflowError(
             f"{path}: no 'responses' list (see docs/data-model.md, raw layer); "
@@ -158,7 +160,7 @@ def collect_provenance(
         suffix = Path(path).suffix.lower()
         if suffix == ".json":
             rows.extend(comtrade_provenance(path))
-        elif suffix == ".csv":  # already extracted per year (rule trade_provenance)
+        elif suffix == ".csv":  # already extracted per year (rule clean_trade)
             rows.extend(pd.read_csv(path, dtype=str, keep_default_na=False).to_dict("records"))
         elif suffix == ".parquet":
             rows.append(baci_provenance(path))

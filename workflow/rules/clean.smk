@@ -14,6 +14,7 @@ rule clean_trade:
         world_check="resources/quality/{year}/world_vs_partners.parquet",
         discrepancies="resources/quality/{year}/mirror_discrepancies.parquet",
         unmapped="resources/quality/{year}/unmapped_codes.parquet",
+        provenance="resources/report/provenance/{year}.csv",
     params:
         commodities=commodity_map(),
         trade=config["trade"],

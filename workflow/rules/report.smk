@@ -2,27 +2,6 @@
 # figures in figures.smk, the tables and the provenance below) into one self-contained HTML file.
 
 
-rule trade_provenance:
-    message:
-        "Provenance of the raw trade answers of {wildcards.year}"
-    input:
-        raw=trade_raw_input,
-    output:
-        csv="resources/report/provenance/{year}.csv",
-    log:
-        "logs/report/provenance_{year}.log",
-    benchmark:
-        "benchmarks/report/provenance_{year}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    conda:
-        ENV
-    script:
-        "../../scripts/trade_provenance.py"
-
-
 rule report_provenance:
     message:
         "Data provenance of the run: every raw answer and file, and the configuration"
