@@ -32,9 +32,12 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from reeflow.commodities import STAGES
+from reeflow.schemas import empty_table
 
 ALL = "all"
-INDICATOR_COLUMNS: list[str] = ["year", "country", "stage", "indicator", "partner", "value"]
+INDICATOR_DTYPES: dict[str, str] = {"year": "int64", "country": "string", "stage": "string", "indicator": "string",
+                                    "partner": "string", "value": "float64"}
+INDICATOR_COLUMNS: list[str] = list(INDICATOR_DTYPES)
 HEADLINE_COLUMNS: list[str] = [
     "year",
     "us_net_exports_t",
@@ -231,16 +234,7 @@ def year_indicators(
 
 
 def empty_indicators() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "year": pd.Series(dtype="int64"),
-            "country": pd.Series(dtype="string"),
-            "stage": pd.Series(dtype="string"),
-            "indicator": pd.Series(dtype="string"),
-            "partner": pd.Series(dtype="string"),
-            "value": pd.Series(dtype="float64"),
-        }
-    )
+    return empty_table(INDICATOR_DTYPES)
 
 
 def headline_row(balance: pd.DataFrame, flows: pd.DataFrame, year: int) -> dict[str, object]:

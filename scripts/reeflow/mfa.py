@@ -36,6 +36,7 @@ import pandas as pd
 
 from reeflow.commodities import STAGES, load_commodities
 from reeflow.io import ReeflowError
+from reeflow.schemas import empty_table
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,9 @@ BALANCE_COLUMNS: list[str] = [
     "production_basis",
 ]
 FLOW_COLUMNS: list[str] = ["year", "stage", "exporter", "importer", "hs6", "reo_t", "basis"]
-RESIDUAL_COLUMNS: list[str] = ["year", "country", "stage", "kind", "residual_t", "reason"]
+RESIDUAL_DTYPES: dict[str, str] = {"year": "int64", "country": "string", "stage": "string", "kind": "string",
+                                   "residual_t": "float64", "reason": "string"}
+RESIDUAL_COLUMNS: list[str] = list(RESIDUAL_DTYPES)
 NON_COUNTRIES: frozenset[str] = frozenset({"WLD", ""})
 NEGATIVE_CONSUMPTION_RULES: tuple[str, ...] = ("clip_and_report", "keep")
 
@@ -472,16 +475,7 @@ def finish_residuals(frames: Sequence[pd.DataFrame], year: int) -> pd.DataFrame:
 
 
 def empty_residuals() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "year": pd.Series(dtype="int64"),
-            "country": pd.Series(dtype="string"),
-            "stage": pd.Series(dtype="string"),
-            "kind": pd.Series(dtype="string"),
-            "residual_t": pd.Series(dtype="float64"),
-            "reason": pd.Series(dtype="string"),
-        }
-    )
+    return empty_table(RESIDUAL_DTYPES)
 
 
 # ----------------------------------------------------------------------------------------------

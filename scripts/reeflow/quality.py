@@ -43,30 +43,25 @@ def coverage(reported: pd.DataFrame) -> pd.DataFrame:
     Over partner rows (World totals left out), mapped codes only; ``share_imputed`` is the share
     of the tonnes that came from unit values."""
     rows = reported[~reported["is_world"] & (reported["hs6"] != "")]
-    if rows.empty:
-        return empty_table(COVERAGE_COLUMNS)
-    rows = rows.assign(imputed_t=rows["qty_t"].where(rows["qty_imputed"], 0.0), missing=rows["qty_t"].isna())
-    out = grouped_totals(
-        rows, ["year", "reporter", "flow", "hs6"],
-        {"qty_t": "qty_t", "value_usd": "value_usd", "imputed_t": "imputed_t"},
-        {"n_records": ("cmd_code", "size"), "n_partners": ("partner", "nunique"), "n_qty_missing": ("missing", "sum")},
-    )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["share_imputed"] = np.where(out["qty_t"] > 0, out["imputed_t"] / out["qty_t"], np.nan)
-    return typed(out, COVERAGE_COLUMNS)
+    return _coverage(rows, imputed=rows["qty_imputed"], records="cmd_code", partner="partner")
 
 
 def coverage_from_trade(trade: pd.DataFrame) -> pd.DataFrame:
     """Coverage of an already reconciled source (BACI): importers as reporters of flow M."""
-    if trade.empty:
+    rows = trade.assign(reporter=trade["importer"], flow="M")
+    return _coverage(rows, imputed=trade["imputed"], records="hs6", partner="exporter")
+
+
+def _coverage(rows: pd.DataFrame, imputed: pd.Series, records: str, partner: str) -> pd.DataFrame:
+    """The coverage table of rows that already carry year, reporter, flow, hs6, qty_t and value_usd."""
+    if rows.empty:
         return empty_table(COVERAGE_COLUMNS)
-    rows = trade.assign(reporter=trade["importer"], flow="M", imputed_t=trade["qty_t"].where(trade["imputed"], 0.0),
-                        missing=trade["qty_t"].isna())  # fmt: skip
+    rows = rows.assign(imputed_t=rows["qty_t"].where(imputed, 0.0), missing=rows["qty_t"].isna())
     out = grouped_totals(
         rows, ["year", "reporter", "flow", "hs6"],
         {"qty_t": "qty_t", "value_usd": "value_usd", "imputed_t": "imputed_t"},
-        {"n_records": ("hs6", "size"), "n_partners": ("exporter", "nunique"), "n_qty_missing": ("missing", "sum")},
-    )
+        {"n_records": (records, "size"), "n_partners": (partner, "nunique"), "n_qty_missing": ("missing", "sum")},
+    )  # fmt: skip
     with np.errstate(divide="ignore", invalid="ignore"):
         out["share_imputed"] = np.where(out["qty_t"] > 0, out["imputed_t"] / out["qty_t"], np.nan)
     return typed(out, COVERAGE_COLUMNS)
