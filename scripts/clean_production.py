@@ -1,4 +1,5 @@
-"""Mine production by country and year, US salient statistics and their quality tables from USGS inputs."""
+"""Production by country, year and stage (mine production, stage statistics), US salient statistics and
+their quality tables from USGS inputs and config production.stage_statistics."""
 
 from reeflow.io import setup_logging
 from reeflow.production import run_clean_production
@@ -12,6 +13,7 @@ def main(smk) -> None:
         {name: getattr(smk.output, name) for name in ("production", "salient", "revisions", "gaps", "world_check")},
         dict(smk.params.production),
         list(smk.params.years),
+        stage_statistics_path=smk.input.stage_statistics[0] if smk.input.stage_statistics else None,
     )
 
 

@@ -2,20 +2,19 @@
 
 from reeflow.io import setup_logging
 from reeflow.report import write_trade_provenance
-from reeflow.trade import run_clean_trade
-
-TABLES = ("reported", "trade", "coverage", "world_check", "discrepancies", "unmapped")
+from reeflow.trade import CLEAN_TRADE_TABLES, run_clean_trade
 
 
 def main(smk) -> None:
     setup_logging(smk.log[0])
     run_clean_trade(
         raw_path=smk.input.raw,
-        outputs={name: getattr(smk.output, name) for name in TABLES},
+        outputs={name: getattr(smk.output, name) for name in CLEAN_TRADE_TABLES},
         commodities=smk.params.commodities,
         trade_params=dict(smk.params.trade),
         source=smk.params.source,
         year=int(smk.wildcards.year),
+        tariffline_paths=list(smk.input.tariffline),
     )
     write_trade_provenance(smk.input.raw, smk.output.provenance)  # the raw file is parsed only once
 

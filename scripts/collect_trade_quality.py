@@ -3,7 +3,7 @@
 from reeflow.io import setup_logging
 from reeflow.quality import run_collect_trade_quality
 
-TABLES = ("coverage", "world_check", "discrepancies", "unmapped")
+TABLES = ("coverage", "world_check", "discrepancies", "unmapped", "cross_code")
 
 
 def main(smk) -> None:
@@ -11,6 +11,7 @@ def main(smk) -> None:
     run_collect_trade_quality(
         inputs={name: list(getattr(smk.input, name)) for name in TABLES},
         outputs={name: getattr(smk.output, name) for name in TABLES},
+        commodities_path=smk.input.commodities,
     )
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reeflow import hs
-from reeflow.commodities import HS_REVISIONS, load_commodities
+from reeflow.commodities import HS_REVISIONS, cleaning_records, load_commodities
 from reeflow.io import ReeflowError
 from reeflow.raw import read_comtrade_file
 from reeflow.trade import reported_from_records
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def table() -> pd.DataFrame:
     """The project's own commodity table (the revision rules under test live there)."""
     rows = load_commodities(ROOT / "config" / "commodities.csv")
-    return hs.commodity_frame(rows[["hs_code", "stage", "unit_basis", "revisions"]].to_dict("records"))
+    return hs.commodity_frame(cleaning_records(rows))
 
 
 def mapped(codes: list[str], revs: list[str], table: pd.DataFrame) -> pd.DataFrame:
@@ -60,7 +60,7 @@ def test_codes_map_only_within_their_revisions(code: str, rev: str, hs6: str, st
                           st.sampled_from(HS_REVISIONS)), min_size=1, max_size=30))  # fmt: skip
 def test_a_mapped_code_is_an_applicable_table_row_containing_it(pairs: list[tuple[str, str]]) -> None:
     rows = load_commodities(ROOT / "config" / "commodities.csv")
-    table = hs.commodity_frame(rows[["hs_code", "stage", "unit_basis", "revisions"]].to_dict("records"))
+    table = hs.commodity_frame(cleaning_records(rows))
     codes, revs = zip(*pairs, strict=True)
     got = mapped(list(codes), list(revs), table)
     for code, rev, (hs6, status) in zip(codes, revs, got.itertuples(index=False), strict=True):

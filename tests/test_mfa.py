@@ -24,6 +24,7 @@ from reeflow.mfa import (
     reo_flows,
     run_mfa_year,
     trade_totals,
+    unexplained_residuals,
     year_balance,
 )
 from workflow_helpers import make_demo_dir, planned_jobs, snakemake
@@ -232,6 +233,99 @@ def test_mass_is_conserved_on_random_networks(flows: list, mining: list, clip: b
     assert (b.production >= 0).all() and (b.feed >= 0).all()
     if clip:
         assert (b.apparent >= 0).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Production statistics of the stages after mining
+# ---------------------------------------------------------------------------------------------
+
+
+def with_statistics(rows: list[tuple[str, str, float]], production: pd.DataFrame | None = None) -> pd.DataFrame:
+    """SYNTHETIC production table plus stage statistics (country, stage, value_t_reo) in 2020."""
+    stats = pd.DataFrame(rows, columns=["country", "stage", "value_t_reo"]).assign(year=2020)
+    return pd.concat([toy_production() if production is None else production, stats], ignore_index=True)
+
+
+def test_zero_separation_statistic_sends_the_feed_to_unprocessed() -> None:
+    # A mines 100 and exports 60 (120 t of goods at content 0.5): 40 stay, yet A separates nothing.
+    trade = trade_rows([("A", "B", "000001", 120.0)])
+    mined = pd.DataFrame({"year": [2020], "country": ["A"], "stage": "mining", "value_t_reo": [100.0]})
+    result = year_balance(trade, with_statistics([("A", "separation", 0.0)], mined), toy_commodities(), 2020, CONFIG)
+    b = result.balance_table.set_index(["country", "stage"])
+    assert list(result.balance_table.columns) == BALANCE_COLUMNS
+    assert b.loc[("A", "separation"), "production_t"] == 0.0
+    assert b.loc[("A", "separation"), "production_basis"] == "statistic"
+    assert b.loc[("A", "separation"), "unprocessed_t"] == pytest.approx(40 * 0.5)  # the rest, after the yield
+    assert b.loc[("A", "separation"), "losses_t"] == pytest.approx(40 * 0.5)
+    assert b.loc[("A", "metal"), "production_t"] == 0.0  # nothing downstream of a country that does not separate
+    assert b.loc[("B", "separation"), "production_t"] == pytest.approx(60 * 0.5)  # the importer separates
+    assert b.loc[("B", "separation"), "production_basis"] == "derived"
+    assert b.loc[("B", "separation"), "unprocessed_t"] == 0.0
+    residual = result.residuals.set_index(["country", "stage", "kind"])
+    gap = residual.loc[("A", "separation", "statistic_vs_yield")]
+    assert gap["residual_t"] == pytest.approx(-20.0) and "unprocessed_t" in gap["reason"]
+    # mining feed 40 = separation production 0 + losses 20 + unprocessed 20: the balance closes
+    assert unexplained_residuals(result.balance, [1.0, 0.5, 0.8, 0.9, 1.0]).max() < 1e-9
+    world = result.balance_table.groupby("stage")[["production_t", "losses_t", "unprocessed_t"]].sum()
+    assert world.loc["separation"].sum() == pytest.approx(100.0)  # all mined REO is accounted for
+
+
+def test_all_concentrate_exported_leaves_nothing_unprocessed() -> None:
+    trade = trade_rows([("A", "B", "000001", 200.0)])  # all of A's 100 t REO leaves
+    mined = pd.DataFrame({"year": [2020], "country": ["A"], "stage": "mining", "value_t_reo": [100.0]})
+    result = year_balance(trade, with_statistics([("A", "separation", 0.0)], mined), toy_commodities(), 2020, CONFIG)
+    b = result.balance_table.set_index(["country", "stage"])
+    assert b.loc[("A", "separation"), ["production_t", "unprocessed_t", "losses_t"]].tolist() == [0.0, 0.0, 0.0]
+    assert b.loc[("B", "separation"), "production_t"] == pytest.approx(50.0)
+    assert result.residuals.empty  # the statistic agrees with the (empty) feed
+
+
+def test_statistic_above_the_feed_is_listed_with_its_own_reason() -> None:
+    # C: mining consumption 60 x 0.5 = 30 derived; the statistic says 100
+    result = year_balance(toy_trade(), with_statistics([("C", "separation", 100.0)]), toy_commodities(), 2020, CONFIG)
+    b = result.balance_table.set_index(["country", "stage"])
+    assert b.loc[("C", "separation"), "production_t"] == 100.0
+    assert b.loc[("C", "separation"), "unprocessed_t"] == 0.0
+    assert b.loc[("C", "separation"), "losses_t"] == pytest.approx(30.0)
+    assert b.loc[("C", "metal"), "production_t"] == pytest.approx((100 + 10) * 0.8)  # downstream from the statistic
+    residual = result.residuals.set_index(["country", "stage"])
+    assert residual.loc[("C", "separation"), "residual_t"] == pytest.approx(70.0)
+    assert "inputs missing from the data" in residual.loc[("C", "separation"), "reason"]
+    # every other stage and country stays derived, as before
+    assert b.loc[("A", "separation"), "production_t"] == pytest.approx(25.0)
+    assert b.loc[("A", "separation"), "production_basis"] == "derived"
+
+
+def test_a_statistic_for_a_country_without_trade_or_mines_still_counts() -> None:
+    result = year_balance(toy_trade(), with_statistics([("D", "metal", 7.0)]), toy_commodities(), 2020, CONFIG)
+    b = result.balance_table.set_index(["country", "stage"])
+    assert b.loc[("D", "metal"), "production_t"] == 7.0 and b.loc[("D", "mining"), "production_basis"] == "none"
+    assert result.residuals.set_index(["country", "stage"]).loc[("D", "metal"), "residual_t"] == 7.0
+
+
+def test_a_year_without_mine_production_is_an_error() -> None:
+    with pytest.raises(ReeflowError, match=r"production.parquet: no mine production for 2021.*MCS edition.*years.end"):
+        year_balance(toy_trade(), toy_production(), toy_commodities(), 2021, CONFIG,
+                     production_source="production.parquet")  # fmt: skip
+
+
+def test_random_statistics_keep_the_mass_balance_closed() -> None:
+    rng = np.random.default_rng(11)
+    imports, exports = rng.uniform(0, 50, (2, 5, 6))
+    mining = rng.uniform(0, 100, 6)
+    yields = np.array([1.0, 0.9, 0.8, 0.9, 0.95])
+    stats = np.where(rng.random((5, 6)) < 0.5, rng.uniform(0, 150, (5, 6)), np.nan)
+    b = balance_arrays(mining, imports, exports, yields, production_stats=stats)
+    check_balance(b, yields, 1e-9, list("ABCDEF"), 2000)
+    assert (b.unprocessed >= 0).all() and (b.unprocessed[~np.isfinite(stats)] == 0).all()
+    excess = np.maximum(b.statistic_gap, 0)
+    np.testing.assert_allclose(
+        b.feed[:-1].sum(axis=1), (b.production[1:] + b.losses[1:] + b.unprocessed[1:] - excess[1:]).sum(axis=1)
+    )
+    broken = balance_arrays(mining, imports, exports, yields, production_stats=stats)
+    broken.unprocessed[1, 0] += 1.0  # feed that vanished
+    with pytest.raises(ReeflowError, match="A separation"):
+        check_balance(broken, yields, 1e-6, list("ABCDEF"), 2000)
 
 
 def test_year_rule_writes_every_table(tmp_path: Path) -> None:

@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 from reeflow.io import ReeflowError
 from reeflow.production import (
     PRODUCTION_COLUMNS,
+    STAGE_STATISTIC_COLUMNS,
     build_production,
     choose_editions,
     edition_rank,
+    load_stage_statistics,
     production_schema,
     run_clean_production,
     validate,
@@ -46,9 +48,11 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     return out.astype({"year": "int64", "value": "float64", "estimated": bool})
 
 
-def row(table: pd.DataFrame, year: int, country: str) -> pd.Series:
+def row(table: pd.DataFrame, year: int, country: str, stage: str = "mining") -> pd.Series:
     hit = table[(table["year"] == year) & (table["country"] == country)]
-    assert len(hit) == 1, f"{year} {country}: {len(hit)} rows"
+    if "stage" in table.columns:
+        hit = hit[hit["stage"] == stage]
+    assert len(hit) == 1, f"{year} {country} {stage}: {len(hit)} rows"
     return hit.iloc[0]
 
 
@@ -307,7 +311,7 @@ def real_tables() -> dict[str, dict[str, pd.DataFrame]]:
 def test_real_editions_combine_into_one_table(real_data: Path, real_tables: dict) -> None:
     tables = real_tables["none"]
     production = tables["production"]
-    assert not production.duplicated(["year", "country"]).any()
+    assert not production.duplicated(["year", "country", "stage"]).any()
     china_2022 = row(production, 2022, "CHN")
     assert (china_2022["value_t_reo"], china_2022["edition"]) == (210000.0, "MCS2024")
     usa_2021 = row(production, 2021, "USA")
@@ -356,3 +360,130 @@ def test_real_interpolate_then_residual_fills_2016(real_data: Path, real_tables:
     assert china["flag"] == "interpolated" and 105000 < china["value_t_reo"] < 120000
     total_2016 = production.loc[production["year"] == 2016, "value_t_reo"].sum()
     assert total_2016 == pytest.approx(133000.0, rel=0.05)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage statistics after mining: MCS US compounds and metals, the cited table, coverage
+# ---------------------------------------------------------------------------------------------
+
+
+def separation_salient(year: int, value: float, edition: str, code: str = "") -> dict:
+    return salient(year, "production_compounds_metals", value, edition, code=code)
+
+
+def mined(years: list[int]) -> list[dict]:
+    return full_years("USA", {y: 40000.0 for y in years}) + full_years("CHN", {y: 100000.0 for y in years})
+
+
+@pytest.mark.parametrize(("priority", "value_2021", "edition_2021"), [("latest", 120.0, "MCS2024"),
+                                                                      ("earliest", 230.0, "MCS2022")])
+def test_us_separation_comes_from_the_mcs_salient_statistic(priority: str, value_2021: float,
+                                                            edition_2021: str) -> None:
+    records = frame(mined([2020, 2021, 2022]) + [
+        separation_salient(2020, 0.0, "MCS2022"), separation_salient(2021, 230.0, "MCS2022"),
+        separation_salient(2021, 120.0, "MCS2024"), separation_salient(2022, math.nan, "MCS2024", code="W"),
+        {**separation_salient(2021, 999.0, "MCS2024"), "commodity": "Rare Earths (Heavy)"},  # not this series
+    ])  # fmt: skip
+    tables = build_production(records, [2020, 2021, 2022], edition_priority=priority, gap_fill="none")
+    production = tables["production"]
+    us_2021 = row(production, 2021, "USA", "separation")
+    assert (us_2021["value_t_reo"], us_2021["edition"], us_2021["flag"]) == (value_2021, edition_2021, "reported")
+    assert "compounds and metals" in us_2021["source"]
+    assert row(production, 2020, "USA", "separation")["value_t_reo"] == 0.0  # a reported zero is a statistic
+    assert production[(production["year"] == 2022) & (production["stage"] == "separation")].empty  # W: no value
+    assert row(production, 2021, "USA")["value_t_reo"] == 40000.0  # mining untouched
+    assert set(tables["gaps"]["country"]) <= {"USA", "CHN"} and tables["gaps"].empty
+    assert (tables["world_check"]["n_countries"] == 2).all()  # the world check counts mining only
+
+
+def write_stage_csv(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "stage_statistics.csv"
+    path.write_text("\n".join([",".join(STAGE_STATISTIC_COLUMNS), *lines]) + "\n", encoding="utf-8")
+    return path
+
+
+GOOD_ROW = "2021,CHN,separation,162000,,,quota,MIIT quota,https://example.org/quota-2021"
+
+
+def test_stage_statistics_table_enters_the_production_table(tmp_path: Path) -> None:
+    path = write_stage_csv(tmp_path, [GOOD_ROW, "2021,USA,separation,500,400,600,estimated,a study,doi:10/x",
+                                      "2030,MYS,separation,10000,,,reported,outside the study,ref"])
+    table = load_stage_statistics(path)
+    records = frame(mined([2021]) + [separation_salient(2021, 120.0, "MCS2024")])
+    production = build_production(records, [2021], gap_fill="none", stage_statistics=table)["production"]
+    china = row(production, 2021, "CHN", "separation")
+    assert (china["value_t_reo"], china["flag"], china["edition"]) == (162000.0, "quota", "stage_statistics")
+    assert "https://example.org/quota-2021" in china["source"]
+    assert row(production, 2021, "USA", "separation")["value_t_reo"] == 500.0  # the cited table wins over MCS
+    assert 2030 not in set(production["year"])
+    assert list(production.columns) == PRODUCTION_COLUMNS
+
+
+@pytest.mark.parametrize(
+    ("line", "column", "message"),
+    [
+        ("2021,CHN,smelting,1,,,quota,s,c", "stage", "unknown stage"),
+        ("2021,CHN,mining,1,,,quota,s,c", "stage", "mining is not allowed"),
+        ("2021,CHN,separation,-5,,,quota,s,c", "value_t_reo", ">= 0"),
+        ("2021,CHN,separation,,,,quota,s,c", "value_t_reo", "missing"),
+        ("2021,XYZ,separation,1,,,quota,s,c", "country", "ISO 3166"),
+        ("2021,CHN,separation,1,,,guess,s,c", "basis", "use one of"),
+        ("2021,CHN,separation,1,,,quota,s,", "citation", "citation"),
+        (GOOD_ROW, "year/country/stage", "duplicate of row 2"),
+    ],
+)
+def test_stage_statistics_errors_name_file_row_column_and_fix(tmp_path: Path, line: str, column: str,
+                                                               message: str) -> None:
+    path = write_stage_csv(tmp_path, [GOOD_ROW, line])
+    with pytest.raises(ReeflowError, match="stage_statistics.csv") as err:
+        load_stage_statistics(path)
+    text = str(err.value)
+    assert f"row 3, column {column}" in text and message in text
+
+
+def test_stage_statistics_missing_file_or_column(tmp_path: Path) -> None:
+    with pytest.raises(ReeflowError, match=r"nowhere\.csv.*production\.stage_statistics"):
+        load_stage_statistics(tmp_path / "nowhere.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("year,country,value_t_reo\n2021,CHN,1\n")
+    with pytest.raises(ReeflowError, match=r"bad\.csv: missing column.*stage"):
+        load_stage_statistics(bad)
+
+
+def test_the_repository_stage_statistics_table_is_valid(repo_root: Path) -> None:
+    table = load_stage_statistics(repo_root / "config" / "stage_statistics.csv")
+    assert not table.empty and (table["citation"].str.len() > 0).all()
+    assert set(table["stage"]) <= {"separation", "metal", "intermediate", "final"}
+
+
+def test_a_year_no_edition_covers_is_an_error() -> None:
+    records = frame(mined([2020, 2021]))
+    for fill in ("none", "interpolate_then_residual"):
+        with pytest.raises(ReeflowError, match=r"\[2022\].*add an MCS edition.*years\.end"):
+            build_production(records, [2020, 2021, 2022], gap_fill=fill)
+
+
+def test_run_clean_production_reads_the_stage_statistics(tmp_path: Path) -> None:
+    raw, provenance = write_input(
+        tmp_path, "mcs", "synthetic-world.csv",
+        "Source,Country,Type,Prod_t_2021\nMCS2022,China,x,\"168,000\"\nMCS2022,World total (rounded),x,\"168,000\"\n",
+        "MCS2022",
+    )  # fmt: skip
+    stage = write_stage_csv(tmp_path, [GOOD_ROW])
+    out = {name: tmp_path / "out" / f"{name}.{'parquet' if name in ('production', 'salient') else 'csv'}"
+           for name in ("production", "salient", "revisions", "gaps", "world_check")}  # fmt: skip
+    run_clean_production([raw], [provenance], out, {"gap_fill": "none"}, [2021], stage_statistics_path=stage)
+    production = pd.read_parquet(out["production"])
+    assert row(production, 2021, "CHN", "separation")["value_t_reo"] == 162000.0
+    assert row(production, 2021, "CHN")["value_t_reo"] == 168000.0
+
+
+def test_real_us_separation_is_the_mcs_compounds_and_metals_statistic(real_data: Path, real_tables: dict) -> None:
+    """MCS: US production of compounds and metals 0-120 t in 2019-2022, not 40 kt of derived separation."""
+    production = real_tables["none"]["production"]
+    for year in (2019, 2020, 2021, 2022):
+        us = row(production, year, "USA", "separation")
+        assert 0.0 <= us["value_t_reo"] <= 120.0, (year, us["value_t_reo"])
+        assert us["edition"].startswith("MCS") and us["flag"] in ("reported", "estimated")
+    assert row(production, 2021, "USA", "separation")["value_t_reo"] == 120.0  # MCS2023/2024 revision of 230
+    assert set(production["stage"]) == {"mining", "separation"}

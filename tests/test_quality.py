@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from test_trade import CHN, COMMODITIES, DEU, JPN, USA, WORLD, v1_record
 
-from reeflow.commodities import load_commodities
+from reeflow.commodities import cleaning_records, load_commodities
 from reeflow.io import ReeflowError
 from reeflow.quality import collect_quality, coverage, run_collect_trade_quality, world_vs_partners
 from reeflow.raw import read_comtrade_file
@@ -107,7 +107,7 @@ def test_collect_quality_names_an_unreadable_file(tmp_path: Path) -> None:
 
 def test_real_usa_world_imports_zero_while_china_positive(real_data: Path) -> None:
     table = load_commodities(ROOT / "config" / "commodities.csv")
-    commodities = table[["hs_code", "stage", "unit_basis", "revisions"]].to_dict("records")
+    commodities = cleaning_records(table)
     records = read_comtrade_file(real_data / "comtrade" / "usa-china-2020-2024" / "usa-china-2846-280530.csv")
     check = world_vs_partners(reported_from_records(records, commodities, "usa-china.csv")[0])
     usa_m = check[(check["reporter"] == "USA") & (check["flow"] == "M") & (check["cmd_code"] == "2846")]

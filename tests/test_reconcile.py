@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 from test_trade import CHN, COMMODITIES, DEU, HKG, JPN, USA, WORLD, v1_record
 
 from reeflow import hs
-from reeflow.commodities import load_commodities
+from reeflow.commodities import cleaning_records, load_commodities
 from reeflow.io import ReeflowError
 from reeflow.raw import read_comtrade_file
 from reeflow.reconcile import (
@@ -211,7 +211,7 @@ def test_bad_discrepancy_factor_is_rejected() -> None:
 @pytest.fixture
 def real_trade(real_data: Path) -> pd.DataFrame:
     table = load_commodities(ROOT / "config" / "commodities.csv")
-    commodities = table[["hs_code", "stage", "unit_basis", "revisions"]].to_dict("records")
+    commodities = cleaning_records(table)
     records = read_comtrade_file(real_data / "comtrade" / "usa-china-2020-2024" / "usa-china-2846-280530.csv")
     rep, _ = reported_from_records(records, commodities, "usa-china.csv")
     return validate_table(reconcile(rep, hs.commodity_frame(commodities), "importer_first"), TRADE_SCHEMA, "t")

@@ -303,6 +303,38 @@ def test_zero_width_monte_carlo_equals_the_mfa_headline() -> None:
         np.testing.assert_allclose(mc[name], float(expected[name]), rtol=1e-9, err_msg=name)
 
 
+def test_zero_width_monte_carlo_equals_the_mfa_headline_with_stage_statistics() -> None:
+    """Stage statistics (US separates nothing, China's separation and metal given) reach the Monte
+    Carlo exactly as they reach the MFA; without them the interdependence would differ."""
+    from reeflow.indicators import headline_row
+    from reeflow.mfa import year_balance
+
+    table = synthetic_commodities(zero_width=True)
+    trade = synthetic_trade(7)
+    stats = pd.DataFrame({"year": 2020, "country": ["USA", "CHN", "CHN", "JPN"],
+                          "stage": ["separation", "separation", "metal", "metal"],
+                          "value_t_reo": [0.0, 5000.0, 40.0, 12.0], "source": "synthetic",
+                          "edition": "synthetic", "flag": "reported"})  # fmt: skip
+    production = pd.concat([synthetic_production(), stats], ignore_index=True)
+    space = space_of(table, yield_range=0.0, mirror_rules=["importer_first"], vary_imputation=False)
+    flows = sens.aggregate_year(trade, space, 2020, production)
+    assert flows.production_stats is not None and flows.production_stats[1, 0] == 0.0
+    mc = sens.evaluate(flows, space, sens.sample_draws(space, 20, 3))
+    mfa = year_balance(trade, production, table, 2020, {"yields": YIELDS})
+    expected = headline_row(mfa.balance_table, mfa.flows, 2020)
+    for name in sens.HEADLINE:
+        np.testing.assert_allclose(mc[name], float(expected[name]), rtol=1e-9, err_msg=name)
+    without = sens.evaluate(sens.aggregate_year(trade, space, 2020, synthetic_production()), space,
+                            sens.central_draws(space))  # fmt: skip
+    assert without["us_china_interdependence"][0] != pytest.approx(mc["us_china_interdependence"][0], rel=1e-6)
+
+
+def test_a_year_without_mine_production_is_refused() -> None:
+    space = space_of(synthetic_commodities())
+    with pytest.raises(ReeflowError, match="no mine production for 2019"):
+        sens.aggregate_year(synthetic_trade(1, year=2019), space, 2019, synthetic_production(2020))
+
+
 def test_excluding_imputed_quantities_removes_exactly_the_imputed_rows() -> None:
     table = synthetic_commodities()
     space = space_of(table)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reeflow.commodities import cleaning_records
 from reeflow.io import ReeflowError, write_json_atomic
 from reeflow.raw import V1_FIELDS, read_comtrade_file
 from reeflow.schemas import (
@@ -21,7 +22,7 @@ from reeflow.schemas import (
     empty_table,
     validate_table,
 )
-from reeflow.trade import quantities, reported_from_records, run_clean_trade, totals_mask
+from reeflow.trade import CLEAN_TRADE_TABLES, quantities, reported_from_records, run_clean_trade, totals_mask
 
 USA, CHN, JPN, DEU, HKG, WORLD, AREAS_NES = 842, 156, 392, 276, 344, 0, 899
 COMMODITIES: list[dict[str, str]] = [
@@ -237,7 +238,7 @@ def test_empty_tables_have_the_contract_columns() -> None:
 # End to end: a raw year file -> six Parquet files
 # --------------------------------------------------------------------------------------------
 
-OUTPUTS = ("reported", "trade", "coverage", "world_check", "discrepancies", "unmapped")
+OUTPUTS = CLEAN_TRADE_TABLES
 
 
 def raw_year_file(path: Path, records: list[dict[str, Any]]) -> Path:
@@ -307,7 +308,7 @@ def test_real_usa_china_file_keeps_every_record(real_data: Path) -> None:
     from reeflow.commodities import load_commodities
 
     table = load_commodities(Path(__file__).parents[1] / "config" / "commodities.csv")
-    commodities = table[["hs_code", "stage", "unit_basis", "revisions"]].to_dict("records")
+    commodities = cleaning_records(table)
     records = read_comtrade_file(real_data / "comtrade" / "usa-china-2020-2024" / "usa-china-2846-280530.csv")
     rep, unmapped = reported_from_records(records, commodities, "usa-china.csv")
     assert len(rep) == len(records) and unmapped.empty

@@ -35,9 +35,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import requests
 
+from reeflow.commodities import NATIONAL_MIN_DIGITS
 from reeflow.countries import iso3_from_comtrade
 from reeflow.http import fetch
 from reeflow.io import ReeflowError, atomic_path, read_json, sha256_file, utc_now, write_json_atomic
+from reeflow.schemas import TRADE_COLUMNS as TRADE_CONTRACT
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +67,7 @@ EXTRACT_SCHEMA = pa.schema(
     ]
 )
 
-TRADE_COLUMNS: tuple[str, ...] = (
-    "year", "exporter", "importer", "hs6", "stage", "qty_t", "qty_items", "value_usd", "basis",
-    "qty_t_importer", "qty_t_exporter", "items_importer", "items_exporter", "value_usd_importer",
-    "value_usd_exporter", "discrepancy_ratio", "disputed", "one_sided", "imputed", "hk_roundtrip",
-    "reexport",
-)  # fmt: skip
+TRADE_COLUMNS: tuple[str, ...] = tuple(TRADE_CONTRACT)  # one home: reeflow.schemas
 _NAN_COLUMNS: tuple[str, ...] = (
     "qty_items", "qty_t_importer", "qty_t_exporter", "items_importer", "items_exporter",
     "value_usd_importer", "value_usd_exporter", "discrepancy_ratio",
@@ -233,6 +230,8 @@ class CodeFilter:
         six, four = set(), set()
         for code in codes:
             code = str(code).strip()
+            if re.fullmatch(r"\d{7,10}", code):
+                continue  # a national tariff line: BACI is harmonised at HS6
             if re.fullmatch(r"\d{6}", code):
                 six.add(int(code))
             elif re.fullmatch(r"\d{4}", code):
@@ -515,9 +514,12 @@ def register_archive(
 
 
 def applicable_commodities(commodities: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Commodity rows that apply to HS92 data: no revision restriction, or one that lists H0."""
+    """Commodity rows that apply to HS92 data: no revision restriction, or one that lists H0.
+
+    National tariff lines (7-10 digits) are left out: BACI is harmonised at HS6."""
     table = pd.DataFrame(list(commodities), columns=["hs_code", "stage", "unit_basis", "revisions"])
     table["hs_code"] = table["hs_code"].astype(str).str.strip()
+    table = table[table["hs_code"].str.len() < NATIONAL_MIN_DIGITS]
     revs = table["revisions"].fillna("").astype(str).str.split("|")
     applies = revs.map(lambda r: not any(r) or HS_REVISION in r)
     return table[applies].reset_index(drop=True)
@@ -592,6 +594,7 @@ def clean_baci_year(
     grouped["disputed"] = False
     grouped["one_sided"] = False
     grouped["reexport"] = False
+    grouped["cross_code"] = ""  # BACI is reconciled by CEPII: no declarations to match across codes
     grouped["hk_roundtrip"] = (
         grouped["exporter"].isin(HK_GROUP) & grouped["importer"].isin(HK_GROUP)
         & (grouped["exporter"] != grouped["importer"])
@@ -602,7 +605,7 @@ def clean_baci_year(
 def _typed_trade(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.loc[:, list(TRADE_COLUMNS)].reset_index(drop=True)
     dtypes: dict[str, str] = {"year": "int64"}
-    dtypes |= {c: "str" for c in ("exporter", "importer", "hs6", "stage", "basis")}
+    dtypes |= {c: "str" for c in ("exporter", "importer", "hs6", "stage", "basis", "cross_code")}
     dtypes |= {c: "float64" for c in ("qty_t", "qty_items", "value_usd", *_NAN_COLUMNS)}
     dtypes |= {c: "bool" for c in ("disputed", "one_sided", "imputed", "hk_roundtrip", "reexport")}
     return out.astype(dtypes)

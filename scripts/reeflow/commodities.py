@@ -14,6 +14,11 @@ from reeflow.io import ReeflowError
 
 STAGES: tuple[str, ...] = ("mining", "separation", "metal", "intermediate", "final")
 HS_REVISIONS: tuple[str, ...] = ("H0", "H1", "H2", "H3", "H4", "H5", "H6")
+# HS headings (4 digits) and subheadings (6), or national tariff lines (7-10 digits, one reporter's
+# own subdivision of an HS6 code, e.g. China's 2530.90.20 ores of rare-earth metals). A 7-digit row
+# stands for every national line that starts with it (China's 2846.90.1x oxides).
+CODE_PATTERN = r"\d{4}|\d{6}|\d{7,10}"
+NATIONAL_MIN_DIGITS = 7
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "hs_code",
     "stage",
@@ -54,9 +59,10 @@ def load_commodities(path: str | os.PathLike[str], included_only: bool = True) -
     if missing:
         raise _fail(path, f"missing column(s) {missing}; see config/commodities.csv for the layout")
     table["hs_code"] = table["hs_code"].str.strip()
-    bad_code = ~table["hs_code"].str.fullmatch(r"\d{4}|\d{6}")
+    bad_code = ~table["hs_code"].str.fullmatch(CODE_PATTERN)
     if bad_code.any():
-        raise _fail(path, f"hs_code must have 4 or 6 digits, rows {_rows(bad_code)}")
+        raise _fail(path, f"hs_code must have 4 or 6 digits (HS) or 7-10 (a national line), rows {_rows(bad_code)}")
+    table = _check_reporters(path, table)
     if table["hs_code"].duplicated().any():
         raise _fail(path, f"duplicate hs_code {sorted(table.loc[table.hs_code.duplicated(), 'hs_code'])}")
     bad_stage = ~table["stage"].isin(STAGES)
@@ -98,6 +104,32 @@ def load_commodities(path: str | os.PathLike[str], included_only: bool = True) -
     return table
 
 
+def _check_reporters(path: str | os.PathLike[str], table: pd.DataFrame) -> pd.DataFrame:
+    """Optional column ``reporter``: the country whose national tariff lines a 7-10 digit row is.
+
+    National subdivisions differ between countries (China's 2530.90.20 is not another customs
+    service's 2530.90.20), so a national row must name its reporter, and an HS row must not."""
+    if "reporter" not in table.columns:
+        table = table.assign(reporter="")
+    table["reporter"] = table["reporter"].fillna("").astype(str).str.strip().str.upper()
+    national = table["hs_code"].str.len() >= NATIONAL_MIN_DIGITS
+    unnamed = national & (table["reporter"] == "")
+    if unnamed.any():
+        raise _fail(path, f"national lines (7-10 digits) need column reporter (ISO3), rows {_rows(unnamed)}")
+    misplaced = ~national & (table["reporter"] != "")
+    if misplaced.any():
+        raise _fail(path, f"column reporter is only for national lines (7-10 digits), rows {_rows(misplaced)}")
+    bad_iso = national & ~table["reporter"].str.fullmatch(r"[A-Z]{3}")
+    if bad_iso.any():
+        raise _fail(path, f"column reporter must be an ISO3 code such as CHN, rows {_rows(bad_iso)}")
+    orphan = national & ~table["hs_code"].str[:6].isin(table["hs_code"]) & ~table["hs_code"].str[:4].isin(
+        table["hs_code"]
+    )
+    if orphan.any():
+        raise _fail(path, f"national lines need their HS6 or HS4 parent as a row too, rows {_rows(orphan)}")
+    return table
+
+
 def _check_products(path: str | os.PathLike[str], table: pd.DataFrame) -> pd.DataFrame:
     """Optional column ``product`` (e.g. cars, wind): which in-use stock a final good feeds.
 
@@ -123,6 +155,22 @@ def revisions_of(row: pd.Series) -> tuple[str, ...]:
     return revs or HS_REVISIONS
 
 
+CLEANING_COLUMNS: tuple[str, ...] = ("hs_code", "stage", "unit_basis", "revisions", "reporter")
+
+
+def cleaning_records(table: pd.DataFrame) -> list[dict[str, object]]:
+    """The part of the table that cleaning needs (codes, stages, revisions, national reporters).
+
+    Passed to the cleaning rule as params rather than the file, so that editing a content
+    coefficient reruns the MFA but not the cleaning."""
+    if "reporter" not in table.columns:
+        table = table.assign(reporter="")
+    return table[list(CLEANING_COLUMNS)].to_dict("records")
+
+
 def cmd_codes_to_request(table: pd.DataFrame) -> list[str]:
-    """Codes to ask Comtrade for: every 6-digit code, plus 4-digit headings as reported."""
-    return sorted(table["hs_code"].unique())
+    """HS codes to ask Comtrade's HS endpoints for: 6-digit codes and 4-digit headings.
+
+    National lines are not HS codes: they come from the tariff-line endpoints."""
+    codes = table["hs_code"].astype(str)
+    return sorted(codes[codes.str.len() < NATIONAL_MIN_DIGITS].unique())

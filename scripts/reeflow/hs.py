@@ -9,6 +9,13 @@ petrol car as an electric one, so every mapping here takes the revision into acc
 Four-digit reports (some reporters publish only the heading, e.g. 2846) are mapped to a four-digit
 table row only when the same declaration (year, reporter, flow, partner) carries no six-digit child
 under that heading; otherwise the heading is the sum of its children and would be counted twice.
+
+National tariff lines (7-10 digits, from Comtrade's tariff-line data) map to the most specific
+table row of *their reporter* that they start with (China's 25309020 to its own row; 28469011 to
+the 7-digit row 2846901, oxides), else to their HS6 parent, else to its heading. Where a reporter's
+tariff lines exist for a year and flow, its HS records of the same parent say the same thing less
+precisely: they are marked superseded and left out (China's HS 253090, of which rare-earth ores are
+a few percent, gives way to 2530.90.20, which is all rare-earth ore).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from reeflow.commodities import HS_REVISIONS, STAGES
+from reeflow.commodities import CODE_PATTERN, HS_REVISIONS, NATIONAL_MIN_DIGITS, STAGES
 from reeflow.io import ReeflowError
 
 # First data year of each revision: only a fallback when a record carries no classificationCode.
@@ -33,7 +40,11 @@ AGGREGATE = "aggregate_of_children"  # a heading reported beside its own six-dig
 REVISION_EXCLUDED = "revision_excluded"  # a table code, but not for the reporter's revision
 NO_TABLE_ROW = "no_table_row"  # neither the code nor its heading is in the table
 NOT_HS = "not_hs4_or_hs6"  # chapters, totals or malformed codes
-MAP_STATUSES: tuple[str, ...] = (MAPPED, HEADING, AGGREGATE, REVISION_EXCLUDED, NO_TABLE_ROW, NOT_HS)
+NATIONAL_PARENT = "national_line_parent"  # a national line without its own row, mapped to its HS6 parent
+SUPERSEDED = "superseded_by_national_line"  # an HS record whose reporter's tariff lines say it better
+MAP_STATUSES: tuple[str, ...] = (
+    MAPPED, HEADING, AGGREGATE, REVISION_EXCLUDED, NO_TABLE_ROW, NOT_HS, NATIONAL_PARENT, SUPERSEDED,
+)  # fmt: skip
 
 
 def commodity_frame(commodities: Sequence[Mapping[str, Any]], where: str = "params.commodities") -> pd.DataFrame:
@@ -47,9 +58,10 @@ def commodity_frame(commodities: Sequence[Mapping[str, Any]], where: str = "para
     if missing:
         raise ReeflowError(f"{where}: commodity entries lack key(s) {missing}; pass hs_code, stage, revisions")
     table["hs_code"] = table["hs_code"].astype(str).str.strip()
-    bad = ~table["hs_code"].str.fullmatch(r"\d{4}|\d{6}")
+    bad = ~table["hs_code"].str.fullmatch(CODE_PATTERN)
     if bad.any():
-        raise ReeflowError(f"{where}: hs_code must have 4 or 6 digits, got {table.loc[bad, 'hs_code'].tolist()}")
+        raise ReeflowError(f"{where}: hs_code must have 4 or 6 digits (7-10 for a national line), "
+                           f"got {table.loc[bad, 'hs_code'].tolist()}")  # fmt: skip
     bad_stage = ~table["stage"].isin(STAGES)
     if bad_stage.any():
         raise ReeflowError(f"{where}: stage must be one of {STAGES}, got {table.loc[bad_stage, 'stage'].tolist()}")
@@ -58,7 +70,13 @@ def commodity_frame(commodities: Sequence[Mapping[str, Any]], where: str = "para
     table["revisions"] = table["revisions"].map(_parse_revisions)
     if "unit_basis" not in table.columns:
         table["unit_basis"] = "t"
-    return table[["hs_code", "stage", "unit_basis", "revisions"]].reset_index(drop=True)
+    if "reporter" not in table.columns:
+        table["reporter"] = ""
+    table["reporter"] = table["reporter"].fillna("").astype(str).str.strip().str.upper()
+    unnamed = (table["hs_code"].str.len() >= NATIONAL_MIN_DIGITS) & (table["reporter"] == "")
+    if unnamed.any():
+        raise ReeflowError(f"{where}: national lines {table.loc[unnamed, 'hs_code'].tolist()} need a reporter (ISO3)")
+    return table[["hs_code", "stage", "unit_basis", "revisions", "reporter"]].reset_index(drop=True)
 
 
 def _parse_revisions(value: Any) -> tuple[str, ...]:
@@ -73,6 +91,57 @@ def _parse_revisions(value: Any) -> tuple[str, ...]:
 def applicable_codes(table: pd.DataFrame, revision: str) -> frozenset[str]:
     """Table codes that apply to a reporter using ``revision``."""
     return frozenset(table.loc[table["revisions"].map(lambda revs: revision in revs), "hs_code"])
+
+
+def is_national(codes: pd.Series) -> pd.Series:
+    """Codes longer than HS6: national tariff lines."""
+    return codes.str.len() >= NATIONAL_MIN_DIGITS
+
+
+def map_national_lines(
+    cmd_code: pd.Series, revision: pd.Series, reporter: pd.Series, table: pd.DataFrame
+) -> pd.DataFrame:
+    """``hs6`` and ``map_status`` of national lines: own row of the reporter, else HS6 parent, else heading."""
+    out = pd.DataFrame({"hs6": "", "map_status": NO_TABLE_ROW}, index=cmd_code.index)
+    if cmd_code.empty:
+        return out
+    national_rows = table[table["hs_code"].str.len() >= NATIONAL_MIN_DIGITS]
+    for (rev, who), idx in cmd_code.groupby([revision, reporter]).groups.items():
+        codes = cmd_code.loc[idx]
+        usable = applicable_codes(table, str(rev))
+        own = national_rows[(national_rows["reporter"] == who) & national_rows["hs_code"].isin(usable)]
+        best = pd.Series("", index=codes.index, dtype=object)
+        for row_code in sorted(own["hs_code"], key=len):  # longer prefixes overwrite shorter ones
+            best[codes.str.startswith(row_code)] = row_code
+        parent, heading = codes.str[:6], codes.str[:4]
+        has_own = best != ""
+        by_parent = ~has_own & parent.isin(usable)
+        by_heading = ~has_own & ~by_parent & heading.isin(usable)
+        out.loc[codes.index[has_own], "hs6"] = best[has_own]
+        out.loc[codes.index[has_own], "map_status"] = MAPPED
+        out.loc[codes.index[by_parent], "hs6"] = parent[by_parent]
+        out.loc[codes.index[by_parent], "map_status"] = NATIONAL_PARENT
+        out.loc[codes.index[by_heading], "hs6"] = heading[by_heading]
+        out.loc[codes.index[by_heading], "map_status"] = HEADING
+    return out
+
+
+def superseded_by_national_lines(frame: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
+    """HS records (4 or 6 digits) of a reporter, year and flow whose code heads one of its national lines.
+
+    Tariff-line data list every partner, so the reporter's HS record of the same parent, for any
+    partner, is the same trade said less precisely; counting both would count it twice."""
+    code = frame["cmd_code"]
+    national = is_national(code)
+    if not national.any():
+        return pd.Series(False, index=frame.index)
+    lines = frame.loc[national, list(keys)].assign(_p6=code[national].str[:6])
+    parents = pd.concat([lines, lines.assign(_p6=lines["_p6"].str[:4])]).drop_duplicates()
+    hs = frame.loc[~national & code.str.len().isin([4, 6]), list(keys)].assign(_p6=code)
+    joined = hs.reset_index().merge(parents, on=[*keys, "_p6"], how="inner")
+    marked = pd.Series(False, index=frame.index)
+    marked.loc[joined["index"].unique()] = True
+    return marked
 
 
 def normalise_cmd_code(codes: pd.Series) -> pd.Series:
@@ -146,9 +215,18 @@ def map_records(
 ) -> pd.DataFrame:
     """``frame`` with ``hs6`` and ``map_status`` added from ``cmd_code`` and ``classification``."""
     mapped = map_codes(frame["cmd_code"], frame["classification"], table)
+    national = is_national(frame["cmd_code"])
+    if national.any():
+        reporter = frame["reporter"] if "reporter" in frame.columns else pd.Series("", index=frame.index)
+        mapped.loc[national] = map_national_lines(
+            frame.loc[national, "cmd_code"], frame.loc[national, "classification"], reporter[national], table
+        )
     aggregate = mark_aggregates(frame, list(keys)) & (mapped["map_status"] == MAPPED)
     mapped.loc[aggregate, "hs6"] = ""
     mapped.loc[aggregate, "map_status"] = AGGREGATE
+    superseded = superseded_by_national_lines(frame, [k for k in keys if k != "partner_code"])
+    mapped.loc[superseded, "hs6"] = ""
+    mapped.loc[superseded, "map_status"] = SUPERSEDED
     return frame.assign(hs6=mapped["hs6"].astype(str), map_status=mapped["map_status"].astype(str))
 
 

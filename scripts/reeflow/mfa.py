@@ -10,9 +10,16 @@ Balance rule per country c and stage s (documented in README and docs/data-model
 
 * REO-eq of a flow = quantity x content x share, quantity in t (unit_basis t) or items
   (unit_basis item: qty_items, else qty_t / item_mass_t). Re-export rows are left out.
-* production[mining] = USGS mine production (0 where none is listed).
-* production[s > mining] = a statistic where one is given, else max(consumption[s-1], 0) x
-  yield[s]; the difference, max(consumption[s-1], 0) x (1 - yield[s]), is reported as losses.
+* production[mining] = USGS mine production (0 where none is listed; a year with none at all is
+  an error).
+* production[s > mining] = the statistic of the production table where one exists (stage rows of
+  resources/clean/production.parquet: MCS US compounds and metals at separation, the cited
+  config/stage_statistics.csv), else derived = max(consumption[s-1], 0) x yield[s]; losses are
+  max(consumption[s-1], 0) x (1 - yield[s]) either way. Where a statistic is below the derived
+  value, the difference is ``unprocessed_t`` (feed the country did not process: stocks or
+  unrecorded exports) and a ``statistic_vs_yield`` residual; where it is above, the excess is a
+  residual of its own reason (inputs missing from the data). Nothing vanishes:
+  feed[s-1] = production[s] + losses[s] + unprocessed[s] - excess[s].
 * apparent consumption = production + imports - exports. Where it is negative (a country exports
   more than it produced and imported, usually because of mirror-data gaps or stock draw-down):
   - ``clip_and_report``: the consumption reported and fed to the next stage is 0; the shortfall
@@ -52,6 +59,7 @@ BALANCE_COLUMNS: list[str] = [
     "apparent_consumption_t",
     "net_exports_t",
     "losses_t",
+    "unprocessed_t",
     "production_basis",
 ]
 FLOW_COLUMNS: list[str] = ["year", "stage", "exporter", "importer", "hs6", "reo_t", "basis"]
@@ -197,7 +205,8 @@ class BalanceArrays:
 
     ``feed``: consumption passed to the next stage (max(consumption, 0)); ``shortfall``: what
     clipping added to a negative consumption (0 under ``keep``); ``statistic_gap``: production
-    statistic minus upstream feed x yield, where a statistic replaced the derived production."""
+    statistic minus upstream feed x yield, where a statistic replaced the derived production;
+    ``unprocessed``: max(-statistic_gap, 0), the feed x yield that a statistic leaves unprocessed."""
 
     production: np.ndarray
     imports: np.ndarray
@@ -209,6 +218,7 @@ class BalanceArrays:
     statistic_gap: np.ndarray
     negative: np.ndarray  # P + I - E before any clipping, where it is negative (else 0)
     is_statistic: np.ndarray  # (n_stages, n_countries) bool
+    unprocessed: np.ndarray  # max(derived - statistic, 0) where a statistic is used, else 0
 
     @property
     def net_exports(self) -> np.ndarray:
@@ -253,6 +263,7 @@ def balance_arrays(
     feed = np.zeros(shape)
     shortfall = np.zeros(shape)
     statistic_gap = np.zeros(shape)
+    unprocessed = np.zeros(shape)
     negative = np.zeros(shape)
     stats = (
         np.full(shape[:2], np.nan)
@@ -272,6 +283,7 @@ def balance_arrays(
             use_stat = _expand(is_statistic[s], shape[1:])
             production[s] = np.where(use_stat, stat, derived)
             statistic_gap[s] = np.where(use_stat, stat - derived, 0.0)
+            unprocessed[s] = np.maximum(-statistic_gap[s], 0.0)
         raw = production[s] + imports[s] - exports[s]
         negative[s] = np.minimum(raw, 0.0)
         feed[s] = np.maximum(raw, 0.0)
@@ -281,7 +293,8 @@ def balance_arrays(
         else:
             apparent[s] = raw
     return BalanceArrays(
-        production, imports, exports, apparent, feed, losses, shortfall, statistic_gap, negative, is_statistic
+        production, imports, exports, apparent, feed, losses, shortfall, statistic_gap, negative, is_statistic,
+        unprocessed,
     )
 
 
@@ -302,10 +315,13 @@ def unexplained_residuals(balance: BalanceArrays, yields: np.ndarray) -> np.ndar
     feed_side = b.feed - np.maximum(b.production + b.imports - b.exports, 0.0)
     transition = np.zeros_like(b.production)
     loss_side = np.zeros_like(b.production)
+    excess = np.maximum(b.statistic_gap, 0.0)
+    # unprocessed feed is the part of the gap below 0, never negative, and only where a statistic is used
+    unprocessed_side = np.abs(b.unprocessed - np.maximum(-b.statistic_gap, 0.0)) + np.maximum(-b.unprocessed, 0.0)
     for s in range(1, b.production.shape[0]):
-        transition[s] = b.production[s] + b.losses[s] - b.statistic_gap[s] - b.feed[s - 1]
+        transition[s] = b.production[s] + b.losses[s] + b.unprocessed[s] - excess[s] - b.feed[s - 1]
         loss_side[s] = b.losses[s] - b.feed[s - 1] * (1.0 - yields[s])
-    errors = np.stack([supply_side, feed_side, transition, loss_side])
+    errors = np.stack([supply_side, feed_side, transition, loss_side, unprocessed_side])
     errors = np.where(np.isfinite(errors), np.abs(errors), np.inf)
     worst = errors.max(axis=0)
     return worst.reshape(worst.shape[:2] + (-1,)).max(axis=2) if worst.ndim > 2 else worst
@@ -344,13 +360,57 @@ def mining_production_for_year(
             f"{sorted(rows.loc[bad, 'country'].astype(str))}; fix or drop those rows"
         )
     if rows.empty:
-        log.warning("%s: no mine production for %d; mining production is 0 everywhere", source, year)
+        raise ReeflowError(
+            f"{source}: no mine production for {year} (a year no USGS edition covers); add an MCS edition "
+            f"covering {year} to config usgs (or fill it with production.gap_fill), or lower years.end, "
+            "then rerun the clean_production rule"
+        )
     return values.groupby(rows["country"].astype(str)).sum()
 
 
-def country_index(flows: pd.DataFrame, mining: pd.Series) -> list[str]:
-    """Every country that trades or mines in the year, sorted: the index of all arrays."""
+def stage_statistics_for_year(
+    production: pd.DataFrame, year: int, source: str = "production table"
+) -> pd.Series:
+    """Production statistics (t REO-eq) of the stages after mining in ``year``, indexed by (stage,
+    country): the stage rows of the production table (docs/data-model.md)."""
+    _require_columns(production, PRODUCTION_COLUMNS, source, "rerun the clean_production rule")
+    stage = production["stage"].astype(str)
+    rows = production[(production["year"] == year) & (stage != "mining")]
+    rows = rows[~rows["country"].astype(str).isin(NON_COUNTRIES)]
+    unknown = sorted(set(rows["stage"].astype(str)) - set(STAGES))
+    if unknown:
+        raise ReeflowError(f"{source}: unknown stage(s) {unknown} in {year}; use one of {list(STAGES)}")
+    values = pd.to_numeric(rows["value_t_reo"], errors="coerce")
+    bad = values.isna() | (values < 0)
+    if bad.any():
+        raise ReeflowError(
+            f"{source}: column value_t_reo must be a number >= 0 for {year}, stage statistics of "
+            f"{sorted(rows.loc[bad, 'country'].astype(str))}; fix or drop those rows"
+        )
+    keys = pd.MultiIndex.from_arrays([rows["stage"].astype(str), rows["country"].astype(str)])
+    series = pd.Series(values.to_numpy(dtype=float), index=keys)
+    if series.index.duplicated().any():
+        dup = sorted(set(series.index[series.index.duplicated()]))
+        raise ReeflowError(f"{source}: several statistics for {year} {dup}; keep one per stage and country")
+    return series
+
+
+def production_stats_matrix(stats: pd.Series, countries: Sequence[str]) -> np.ndarray:
+    """(n_stages, n_countries) statistics for balance_arrays, NaN where none exists."""
+    out = np.full((len(STAGES), len(countries)), np.nan)
+    position = {c: i for i, c in enumerate(countries)}
+    for (stage, country), value in stats.items():
+        if country in position:
+            out[STAGES.index(stage), position[country]] = value
+    return out
+
+
+def country_index(flows: pd.DataFrame, mining: pd.Series, stage_stats: pd.Series | None = None) -> list[str]:
+    """Every country that trades, mines or has a stage statistic in the year, sorted: the index of
+    all arrays."""
     codes = set(flows["exporter"].astype(str)) | set(flows["importer"].astype(str)) | set(mining.index)
+    if stage_stats is not None and len(stage_stats):
+        codes |= set(stage_stats.index.get_level_values(1))
     return sorted(codes)
 
 
@@ -384,7 +444,8 @@ def year_balance(
     yields = yields_vector(mfa_config.get("yields", {}))
     flows = reo_flows(trade, commodities, year=year, source=trade_source)
     mining = mining_production_for_year(production, year, production_source)
-    countries = country_index(flows, mining)
+    stage_stats = stage_statistics_for_year(production, year, production_source)
+    countries = country_index(flows, mining, stage_stats)
     position = {c: i for i, c in enumerate(countries)}
     stage_pos = {s: i for i, s in enumerate(STAGES)}
     imports, exports = trade_totals(
@@ -395,7 +456,14 @@ def year_balance(
         len(countries),
     )
     mining_vec = mining.reindex(countries, fill_value=0.0).to_numpy(dtype=float)
-    balance = balance_arrays(mining_vec, imports, exports, yields, clip=rule == "clip_and_report")
+    balance = balance_arrays(
+        mining_vec,
+        imports,
+        exports,
+        yields,
+        clip=rule == "clip_and_report",
+        production_stats=production_stats_matrix(stage_stats, countries),
+    )
     check_balance(balance, yields, float(mfa_config.get("balance_tolerance", 1e-6)), countries, year)
     has_statistic = pd.Series(countries).isin(mining.index).to_numpy()
     table = balance_table(balance, countries, year, has_statistic)
@@ -422,6 +490,7 @@ def balance_table(
             "apparent_consumption_t": balance.apparent.ravel(),
             "net_exports_t": balance.net_exports.ravel(),
             "losses_t": balance.losses.ravel(),
+            "unprocessed_t": balance.unprocessed.ravel(),
             "production_basis": basis.ravel(),
         }
     )
@@ -446,15 +515,22 @@ def residual_table(balance: BalanceArrays, countries: Sequence[str], year: int, 
             }
         )
     )
+    reasons = {
+        True: "production statistic below upstream consumption x yield (statistic used; the rest is "
+        "unprocessed_t: feed to stocks or unrecorded exports)",
+        False: "production statistic above upstream consumption x yield (statistic used; inputs missing "
+        "from the data: unrecorded imports, stock draw-down or unlisted upstream production)",
+    }
     s_idx, c_idx = np.nonzero(np.abs(balance.statistic_gap) > 0)
+    gap = balance.statistic_gap[s_idx, c_idx]
     frames.append(
         pd.DataFrame(
             {
                 "country": [countries[c] for c in c_idx],
                 "stage": [STAGES[s] for s in s_idx],
                 "kind": "statistic_vs_yield",
-                "residual_t": balance.statistic_gap[s_idx, c_idx],
-                "reason": "production statistic differs from upstream consumption x yield (statistic used)",
+                "residual_t": gap,
+                "reason": [reasons[bool(g < 0)] for g in gap],
             }
         )
     )

@@ -287,6 +287,9 @@ def plot_net_trade(
     extra: list[Patch | Line2D] = [
         Line2D([0], [0], color="black", marker="o", markersize=2.5, label="total (central)")
     ]
+    if "unreported_flows" in balance.columns and (balance["unreported_flows"].fillna("") != "").any():
+        label = "hatched: country's own imports or exports unreported (mirror data only)"
+        extra.append(Patch(facecolor="white", edgecolor="0.3", hatch=UNREPORTED_HATCH, label=label))
     if banded:
         extra.append(Patch(facecolor="0.2", alpha=0.18, label="total p05-p95"))
     stage_legend(fig, extra)
@@ -323,6 +326,7 @@ def _net_trade_panel(ax: Axes, balance: pd.DataFrame, uncertainty: pd.DataFrame,
         )
         pos_base += pos
         neg_base += neg
+    mark_unreported_years(ax, rows, years)
     total = table.sum(axis=1).to_numpy(dtype=float)
     ax.plot(years, total, color="black", marker="o", markersize=2.5, label="total (central)")
     band = uncertainty.loc[uncertainty["indicator"] == NET_EXPORT_INDICATOR.get(country, "")]
@@ -349,6 +353,33 @@ def _net_trade_panel(ax: Axes, balance: pd.DataFrame, uncertainty: pd.DataFrame,
 
 # --------------------------------------------------------------------------------------------
 # fig_sankey
+
+
+UNREPORTED_HATCH = "////"
+
+
+def unreported_years(rows: pd.DataFrame) -> dict[int, str]:
+    """Years in which the country did not report its own imports or exports, and which ones."""
+    if "unreported_flows" not in rows.columns:
+        return {}
+    flags = rows.groupby("year")["unreported_flows"].first().fillna("").astype(str)
+    return {int(year): flag for year, flag in flags.items() if flag}
+
+
+def mark_unreported_years(ax: Axes, rows: pd.DataFrame, years: np.ndarray) -> None:
+    """Hatch and fade the bars of years whose balance rests on partners' mirror declarations alone,
+    so that an export nobody reported is never read as a measured net import."""
+    flagged = unreported_years(rows)
+    if not flagged:
+        return
+    for container in ax.containers:
+        for patch, year in zip(container.patches, years, strict=False):
+            if int(year) in flagged:
+                patch.set_hatch(UNREPORTED_HATCH)
+                patch.set_alpha(0.45)
+    label = ", ".join(sorted({flag.replace("+", " and ") for flag in flagged.values()}))
+    ax.text(0.01, 0.02, f"hatched years: own {label} not reported", transform=ax.transAxes,
+            fontsize=7, color="0.25", va="bottom")  # fmt: skip
 
 
 def plot_sankey(
@@ -934,3 +965,64 @@ def render_quality(
 
 def render_stocks(stocks: str, png: str, svg: str, source: str) -> None:
     save_figure(plot_stocks(read_table(stocks, STOCKS_COLUMNS), source), png, svg)
+
+
+# --------------------------------------------------------------------------------------------
+# fig_validation: modelled US trade under every mirror rule against USGS salient statistics
+
+HEIGHTS["validation"] = 2.4  # per row of panels
+VALIDATION_PANELS: tuple[tuple[str, str], ...] = (
+    ("us_exports_total", "US exports, all forms"),
+    ("us_imports_total", "US imports, all forms"),
+    ("us_exports_ores_compounds", "US exports: ores + compounds (mining, sep.)"),
+    ("us_imports_compounds", "US imports: compounds (separation)"),
+    ("us_exports_metals_alloys", "US exports: metals + alloys (metal)"),
+    ("us_imports_metals_alloys", "US imports: metals + alloys (metal)"),
+)
+RULE_STYLES: dict[str, tuple[str, str]] = {
+    "importer_first": (OKABE_ITO["blue"], "-"), "exporter_first": (OKABE_ITO["vermillion"], "--"),
+    "max": (OKABE_ITO["green"], ":"), "weighted_mean": (OKABE_ITO["purple"], "-."),
+}  # fmt: skip
+VALIDATION_PLOT_COLUMNS = ("year", "indicator", "mirror_rule", "model_t", "usgs_t", "usgs_edition")
+
+
+def plot_validation(validation: pd.DataFrame, source: str) -> Figure:
+    """One panel per trade item: a line per mirror rule (model) and USGS salient figures as
+    markers; a panel without USGS figures says so instead of looking like a perfect fit."""
+    nrows = math.ceil(len(VALIDATION_PANELS) / 2)
+    fig, axes = new_figure("validation", nrows, 2, rows_scale=nrows, sharex=True)
+    table = validation.copy()
+    table["model_t"] = pd.to_numeric(table["model_t"], errors="coerce")
+    table["usgs_t"] = pd.to_numeric(table["usgs_t"], errors="coerce")
+    for ax, (indicator, title) in zip(axes.ravel(), VALIDATION_PANELS):
+        ax.set_title(title, loc="left")
+        rows = table[table["indicator"] == indicator]
+        if rows.empty:
+            no_data_panel(ax, title)
+            continue
+        for rule, (colour, style) in RULE_STYLES.items():
+            line = rows[rows["mirror_rule"] == rule].sort_values("year")
+            if not line.empty:
+                ax.plot(line["year"].astype(int), line["model_t"], color=colour, linestyle=style, linewidth=1.1)
+        usgs = rows.dropna(subset=["usgs_t"]).drop_duplicates("year").sort_values("year")
+        if usgs.empty:
+            ax.text(0.02, 0.9, "no USGS figure for these years", transform=ax.transAxes, fontsize=6,
+                    color="0.35", style="italic")
+        else:
+            ax.plot(usgs["year"].astype(int), usgs["usgs_t"], linestyle="none", marker="o", markersize=3.2,
+                    markerfacecolor="white", markeredgecolor="black", markeredgewidth=0.8)
+        ax.set_ylabel(UNIT)
+        ax.set_ylim(bottom=0)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    handles: list[Patch | Line2D] = [
+        Line2D([0], [0], color=c, linestyle=s, label=f"model, {rule}") for rule, (c, s) in RULE_STYLES.items()
+    ]
+    handles.append(Line2D([0], [0], linestyle="none", marker="o", markerfacecolor="white",
+                          markeredgecolor="black", label="USGS salient statistic"))
+    fig.legend(handles=handles, loc="outside upper center", ncol=len(handles), fontsize=6.5)
+    add_source(fig, source)
+    return fig
+
+
+def render_validation(validation: str, png: str, svg: str, source: str) -> None:
+    save_figure(plot_validation(read_table(validation, VALIDATION_PLOT_COLUMNS), source), png, svg)

@@ -18,6 +18,21 @@ Ties are broken by the edition name, so the choice never depends on file order.
 
 Rows that carry only a code (W, NA ...) are not values: a country-year whose editions all give a
 code is a gap (its reason names the code), not a zero.
+
+Stages after mining (``stage_rows``): where a statistic exists it is a row of the same table with
+its stage, so that the MFA uses it instead of deriving that stage from the one before.
+  * US separation: the MCS salient statistic "production: compounds and metals"
+    (``production_compounds_metals``), chosen across editions by the same edition rule. MCS does not
+    split compounds from metals, so the whole figure is booked at the separation stage (the metal
+    stage stays derived from separation consumption).
+  * other countries: the cited table ``production.stage_statistics`` (config/stage_statistics.csv),
+    one row per year x country x stage; its rows win over an MCS value for the same key. ``basis``
+    says what the number is (``reported``, ``estimated``, or ``quota``: China's MIIT smelting and
+    separation quota, a cap rather than measured output) and becomes the row's ``flag``.
+Gap filling, the world check and the coverage rule below concern mining only.
+
+Coverage: every study year needs mine production from some edition (or an explicit, flagged fill
+by ``production.gap_fill``); a year without any is an error, never a silent zero.
 """
 
 from __future__ import annotations
@@ -32,6 +47,7 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
+from reeflow.commodities import STAGES
 from reeflow.countries import REST_OF_WORLD, WORLD, is_country
 from reeflow.io import ReeflowError, read_json, write_csv_atomic, write_parquet_atomic
 from reeflow.usgs import RECORD_COLUMNS, parse_usgs_file
@@ -39,7 +55,11 @@ from reeflow.usgs import RECORD_COLUMNS, parse_usgs_file
 log = logging.getLogger(__name__)
 
 STAGE = "mining"
-FLAGS = ("reported", "estimated", "interpolated", "world_residual")
+STAGE_BASES = ("reported", "estimated", "quota")
+FLAGS = ("reported", "estimated", "interpolated", "world_residual", "quota")
+STAGE_STATISTIC_COLUMNS = ["year", "country", "stage", "value_t_reo", "low_t_reo", "high_t_reo", "basis",
+                           "source", "citation"]  # fmt: skip
+US_SEPARATION_STATISTIC = ("Rare Earths", "production_compounds_metals")  # MCS salient: compounds and metals
 GAP_FILLS = ("none", "interpolate", "world_residual", "interpolate_then_residual")
 PRODUCTION_COLUMNS = ["year", "country", "stage", "value_t_reo", "source", "edition", "flag"]
 SALIENT_COLUMNS = ["year", "commodity", "statistic", "value", "code", "unit", "edition", "source"]
@@ -258,6 +278,180 @@ def interpolate_then_residual(
 
 
 # --------------------------------------------------------------------------------------------
+# Statistics of the stages after mining
+# --------------------------------------------------------------------------------------------
+
+
+def _known_iso3(code: str) -> bool:
+    import pycountry
+
+    return (
+        pycountry.countries.get(alpha_3=code) is not None
+        or pycountry.historic_countries.get(alpha_3=code) is not None
+    )
+
+
+def load_stage_statistics(path: str | Path) -> pd.DataFrame:
+    """The cited stage-statistics table (module docstring), checked row by row.
+
+    Every problem is reported at once, each naming the file, the row (as a spreadsheet shows it:
+    header = row 1), the column and the fix."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, comment="#")
+    except FileNotFoundError as err:
+        raise ReeflowError(
+            f"{path}: stage-statistics table not found; create it or set config "
+            "production.stage_statistics to '' to use derived production at every stage after mining"
+        ) from err
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ReeflowError(f"{path}: cannot read the stage-statistics table as CSV ({err})") from err
+    frame.columns = [str(c).strip() for c in frame.columns]
+    required = ["year", "country", "stage", "value_t_reo", "basis", "source", "citation"]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ReeflowError(
+            f"{path}: missing column(s) {missing}; the header must be {','.join(STAGE_STATISTIC_COLUMNS)}"
+        )
+    for column in STAGE_STATISTIC_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = ""
+    frame = frame[STAGE_STATISTIC_COLUMNS].apply(lambda c: c.str.strip())
+    problems: list[str] = []
+    rows = []
+    seen: dict[tuple[int, str, str], int] = {}
+    for at, record in enumerate(frame.to_dict("records")):
+        line = at + 2  # the header is line 1
+
+        def bad(column: str, message: str, line: int = line) -> None:
+            problems.append(f"row {line}, column {column}: {message}")
+
+        year = int(record["year"]) if re.fullmatch(r"\d{4}", record["year"]) else None
+        if year is None:
+            bad("year", f"{record['year']!r} is not a 4-digit year")
+        country = record["country"].upper()
+        if not re.fullmatch(r"[A-Z]{3}", country) or not _known_iso3(country):
+            bad("country", f"{record['country']!r} is not an ISO 3166 alpha-3 code (e.g. CHN, MYS, USA)")
+        stage = record["stage"].lower()
+        if stage == STAGE:
+            bad("stage", "mining is not allowed here: mine production comes from the USGS editions (config usgs)")
+        elif stage not in STAGES:
+            bad("stage", f"unknown stage {record['stage']!r}; use one of {', '.join(STAGES[1:])}")
+        values = {}
+        for column in ("value_t_reo", "low_t_reo", "high_t_reo"):
+            text = record[column].replace(",", "")
+            if not text:
+                if column == "value_t_reo":
+                    bad(column, "missing; give the statistic in t REO (or drop the row: no number, no row)")
+                values[column] = math.nan
+                continue
+            try:
+                values[column] = float(text)
+            except ValueError:
+                bad(column, f"{record[column]!r} is not a number")
+                values[column] = math.nan
+                continue
+            if not math.isfinite(values[column]) or values[column] < 0:
+                bad(column, f"{record[column]!r} must be a number >= 0")
+        value, low, high = values["value_t_reo"], values["low_t_reo"], values["high_t_reo"]
+        if (math.isfinite(low) and math.isfinite(value) and low > value) or (
+            math.isfinite(high) and math.isfinite(value) and high < value
+        ):
+            bad("low_t_reo/high_t_reo", f"need low <= value <= high (got {low}, {value}, {high})")
+        basis = record["basis"].lower()
+        if basis not in STAGE_BASES:
+            bad("basis", f"{record['basis']!r}; use one of {', '.join(STAGE_BASES)}")
+        for column in ("source", "citation"):
+            if not record[column]:
+                bad(column, "empty; every statistic needs its source and a citation (URL or reference)")
+        if year is not None:
+            key = (year, country, stage)
+            if key in seen:
+                bad("year/country/stage", f"duplicate of row {seen[key]} ({year} {country} {stage}); keep one")
+            else:
+                seen[key] = line
+        rows.append({"year": year or 0, "country": country, "stage": stage, "value_t_reo": value,
+                     "low_t_reo": low, "high_t_reo": high, "basis": basis, "source": record["source"],
+                     "citation": record["citation"]})  # fmt: skip
+    if problems:
+        raise ReeflowError(
+            f"{path}: {len(problems)} problem(s) in the stage-statistics table "
+            "(config production.stage_statistics):\n  " + "\n  ".join(problems[:20])
+        )
+    out = pd.DataFrame(rows, columns=STAGE_STATISTIC_COLUMNS)
+    return out.astype({"year": "int64", "value_t_reo": "float64", "low_t_reo": "float64", "high_t_reo": "float64"})
+
+
+def us_separation_statistics(records: pd.DataFrame, priority: str = "latest") -> pd.DataFrame:
+    """US production of rare-earth compounds and metals (MCS salient), one edition per year.
+
+    Booked at the separation stage (module docstring). Code-only cells (W, NA) are not values and
+    leave the year to the derived production."""
+    commodity, statistic = US_SEPARATION_STATISTIC
+    salient = records[
+        (records["table"] == "salient")
+        & (records["commodity"].astype(str).str.strip() == commodity)
+        & (records["statistic"] == statistic)
+        & records["value"].notna()
+    ]
+    if salient.empty:
+        return pd.DataFrame(columns=["year", "country", "value", "source", "edition", "flag"])
+    chosen = order_by_priority(salient.assign(country="USA"), priority).drop_duplicates("year", keep="first")
+    return pd.DataFrame({
+        "year": chosen["year"].astype("int64"), "country": "USA", "value": chosen["value"].astype(float),
+        "source": chosen["source"].astype(str) + ": US production of compounds and metals (booked at separation)",
+        "edition": chosen["edition"].astype(str),
+        "flag": chosen["estimated"].astype(bool).map({True: "estimated", False: "reported"}),
+    }).reset_index(drop=True)  # fmt: skip
+
+
+def stage_statistic_rows(
+    records: pd.DataFrame, stage_statistics: pd.DataFrame | None, years: Sequence[int], priority: str = "latest"
+) -> pd.DataFrame:
+    """Production-table rows (PRODUCTION_COLUMNS) of every stage statistic in the study years.
+
+    The cited table wins over the MCS value for the same year x country x stage (logged)."""
+    us = us_separation_statistics(records, priority)
+    parts = [to_production_table(us.assign(stage="separation"))] if not us.empty else []
+    if stage_statistics is not None and not stage_statistics.empty:
+        table = stage_statistics
+        parts.append(
+            pd.DataFrame({
+                "year": table["year"].astype("int64"), "country": table["country"].astype(str),
+                "stage": table["stage"].astype(str), "value_t_reo": table["value_t_reo"].astype(float),
+                "source": table["source"].astype(str) + " (" + table["citation"].astype(str) + ")",
+                "edition": "stage_statistics", "flag": table["basis"].astype(str),
+            })  # fmt: skip
+        )
+    if not parts:
+        return pd.DataFrame(columns=PRODUCTION_COLUMNS)
+    rows = pd.concat(parts, ignore_index=True)
+    rows = rows[rows["year"].isin(list(years))]
+    overridden = rows.duplicated(["year", "country", "stage"], keep="last")
+    if overridden.any():
+        log.info("stage statistics: the cited table replaces %d MCS value(s): %s", int(overridden.sum()),
+                 rows.loc[overridden, ["year", "country", "stage"]].to_dict("records"))  # fmt: skip
+    rows = rows[~overridden]
+    return rows.sort_values(["year", "country", "stage"]).reset_index(drop=True)[PRODUCTION_COLUMNS]
+
+
+def check_coverage(production: pd.DataFrame, table: pd.DataFrame, years: Sequence[int], gap_fill: str) -> None:
+    """Every study year must appear in some edition's mine production (a value, a code or a world
+    total) or be filled (flagged) by ``gap_fill``; otherwise the MFA would see a silent zero.
+
+    A year that editions mention without any country value (only W codes, only a world total) is
+    listed in the gaps table here; the MFA refuses it (reeflow.mfa.mining_production_for_year)."""
+    covered = set(production["year"].astype(int)) | set(table["year"].astype(int))
+    missing = [int(y) for y in years if int(y) not in covered]
+    if missing:
+        raise ReeflowError(
+            f"production: no USGS edition covers year(s) {missing} (no mine production, code or world total)"
+            + ("" if gap_fill == "none" else f", and production.gap_fill={gap_fill} could not fill them")
+            + "; add an MCS edition that covers them to config usgs, or lower years.end (raise years.start)"
+        )
+
+
+# --------------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------------
 
@@ -267,13 +461,13 @@ def production_schema(years: Sequence[int]) -> pa.DataFrameSchema:
         {
             "year": pa.Column("int64", pa.Check.isin(list(years))),
             "country": pa.Column(str, pa.Check.str_matches(r"^[A-Z][A-Z0-9]{2}$")),
-            "stage": pa.Column(str, pa.Check.eq(STAGE)),
+            "stage": pa.Column(str, pa.Check.isin(list(STAGES))),
             "value_t_reo": pa.Column("float64", pa.Check.ge(0), nullable=False),
             "source": pa.Column(str),
             "edition": pa.Column(str),
             "flag": pa.Column(str, pa.Check.isin(list(FLAGS))),
         },
-        unique=["year", "country"],
+        unique=["year", "country", "stage"],
         strict=True,
         ordered=True,
         name="production",
@@ -329,8 +523,10 @@ def build_production(
     edition_priority: str = "latest",
     gap_fill: str = "world_residual",
     world_check_tolerance: float = 0.05,
+    stage_statistics: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Parsed USGS records -> production, salient, revisions, gaps, world_check tables."""
+    """Parsed USGS records (+ the cited stage statistics) -> production, salient, revisions, gaps,
+    world_check tables. Gap fills and the world check concern mining only."""
     if gap_fill not in GAP_FILLS:
         raise ReeflowError(f"config production.gap_fill: {gap_fill!r}; use one of {', '.join(GAP_FILLS)}")
     years = sorted(int(y) for y in years)
@@ -351,10 +547,16 @@ def build_production(
         filled, gaps = interpolate_then_residual(countries, world, gaps, years, world_check_tolerance)
     table = pd.concat([countries, filled], ignore_index=True) if not filled.empty else countries
     table = table[table["year"].isin(years)]
-    log.info("production: %d rows (%d filled by %s), %d gaps, %d revisions",
-             len(table), len(filled), gap_fill, len(gaps), len(revisions))  # fmt: skip
+    check_coverage(production, table, years, gap_fill)
+    stages = stage_statistic_rows(records, stage_statistics, years, edition_priority)
+    log.info("production: %d mining rows (%d filled by %s), %d stage statistics, %d gaps, %d revisions",
+             len(table), len(filled), gap_fill, len(stages), len(gaps), len(revisions))  # fmt: skip
+    production = to_production_table(table)
+    if not stages.empty:
+        production = pd.concat([production, stages], ignore_index=True)
+        production = production.sort_values(["year", "country", "stage"]).reset_index(drop=True)
     return {
-        "production": validate(to_production_table(table), production_schema(years)),
+        "production": validate(production, production_schema(years)),
         "salient": validate(to_salient_table(records), SALIENT_SCHEMA),
         "revisions": revisions[revisions["year"].isin(years)].reset_index(drop=True),
         "gaps": gaps,
@@ -364,11 +566,12 @@ def build_production(
 
 def to_production_table(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
-        "year": frame["year"].astype("int64"), "country": frame["country"].astype(str), "stage": STAGE,
+        "year": frame["year"].astype("int64"), "country": frame["country"].astype(str),
+        "stage": frame["stage"].astype(str) if "stage" in frame.columns else STAGE,
         "value_t_reo": frame["value"].astype("float64"), "source": frame["source"].astype(str),
         "edition": frame["edition"].astype(str), "flag": frame["flag"].astype(str),
     })  # fmt: skip
-    return out.sort_values(["year", "country"]).reset_index(drop=True)
+    return out.sort_values(["year", "country", "stage"]).reset_index(drop=True)
 
 
 def to_salient_table(records: pd.DataFrame) -> pd.DataFrame:
@@ -419,15 +622,20 @@ def run_clean_production(
     outputs: dict[str, str | Path],
     params: dict[str, Any],
     years: Sequence[int],
+    stage_statistics_path: str | Path | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The clean_production rule: parse, combine, validate, write five tables atomically."""
+    """The clean_production rule: parse, combine, validate, write five tables atomically.
+
+    ``stage_statistics_path``: the cited stage-statistics CSV (None: none used)."""
     records = parse_inputs(raw_paths, provenance_paths)
+    stage_statistics = load_stage_statistics(stage_statistics_path) if stage_statistics_path else None
     tables = build_production(
         records,
         years,
         edition_priority=params.get("edition_priority", "latest"),
         gap_fill=params.get("gap_fill", "world_residual"),
         world_check_tolerance=float(params.get("world_check_tolerance", 0.05)),
+        stage_statistics=stage_statistics,
     )
     write_parquet_atomic(tables["production"], outputs["production"])
     write_parquet_atomic(tables["salient"], outputs["salient"])

@@ -131,10 +131,38 @@ def collect_quality(paths: Sequence[str | os.PathLike[str]], out_csv: str | os.P
     return table
 
 
-def run_collect_trade_quality(inputs: dict[str, Sequence[str]], outputs: dict[str, str]) -> None:
+def cross_code_in_reo(matches: pd.DataFrame, commodities: pd.DataFrame) -> pd.DataFrame:
+    """The cross-code matches with both declarations in t REO-eq at central coefficients.
+
+    The moved tonnes and the importer's tonnes are the same goods under the importer's (target)
+    code, so both take its coefficients; the exporter's whole declaration is also shown at its
+    own code's coefficients, to see what booking it as the exporter did would have counted."""
+    coef = pd.Series(
+        (commodities["content_central"] * commodities["share_central"]).to_numpy(float),
+        index=commodities["hs_code"].astype(str),
+    )
+    out = matches.copy()
+    target = out["target"].astype(str).map(coef).astype(float)
+    own = out["exporter_code"].astype(str).map(coef).astype(float)
+    out["reo_t_exporter"] = out["qty_t_moved"] * target
+    out["reo_t_importer"] = out["qty_t_importer_cross"] * target
+    out["reo_t_exporter_as_declared"] = out["qty_t_exporter_declared"] * own
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["ratio_exporter_to_importer"] = out["reo_t_exporter"] / out["reo_t_importer"]
+    return out
+
+
+def run_collect_trade_quality(
+    inputs: dict[str, Sequence[str]], outputs: dict[str, str], commodities_path: str | None = None
+) -> None:
     """One CSV per quality table; ``inputs`` and ``outputs`` are keyed alike (coverage, world_check...)."""
     missing = sorted(set(inputs) - set(outputs))
     if missing:
         raise ReeflowError(f"collect_trade_quality: no output for input(s) {missing}; check clean.smk")
     for name, paths in inputs.items():
-        collect_quality(paths, outputs[name])
+        table = collect_quality(paths, outputs[name])
+        if name == "cross_code" and commodities_path is not None:
+            from reeflow.commodities import load_commodities
+
+            if not table.empty:
+                write_csv_atomic(cross_code_in_reo(table, load_commodities(commodities_path)), outputs[name])

@@ -132,3 +132,62 @@ def comtrade_records(raw_year_path: str | os.PathLike[str]) -> pd.DataFrame:
     _check_fields(records.columns, raw_year_path)
     records["cmdCode"] = records["cmdCode"].astype(str)
     return records
+
+
+def tariffline_records(raw_year_path: str | os.PathLike[str]) -> pd.DataFrame:
+    """All records of a raw tariff-line year file (``resources/raw/tariffline/{year}.json``) as
+    Comtrade v1-like records, with ``response_index`` for provenance.
+
+    Columns (reeflow.tariffline.TARIFFLINE_COLUMNS): refYear (int), period, reporterCode and
+    partnerCode (Comtrade numeric codes: ISO numeric partners are converted where the source declares
+    partner_codes: iso_numeric; rows without a reporter take the source's declared ISO3), flowCode,
+    cmdCode (digit string, leading zeros kept), classificationCode (the HS revision in force that year
+    where absent: H6 from 2022), netWgt, qty, qtyUnitCode, primaryValue, partner2Code (0), customsCode
+    ("C00"), motCode (0), freqCode ("A"), typeCode ("C") where the rows do not say, and
+    isTariffLine=True. Several rows of one partner, line and year are all kept (the cleaner sums
+    them). A malformed file is a ReeflowError naming the file and the field."""
+    from reeflow.tariffline import TARIFFLINE_COLUMNS, v1_like  # reeflow.tariffline imports this module
+
+    raw = load_raw_year(raw_year_path)
+    if not isinstance(raw, dict) or raw.get("kind") != "tariffline" or not isinstance(raw.get("responses"), list):
+        raise ReeflowError(
+            f"{raw_year_path}: not a raw tariff-line year file (an object with kind 'tariffline' and a "
+            "'responses' list); rerun rule download_tariffline"
+        )
+    frames = []
+    for index, response in enumerate(raw["responses"]):
+        where = f"{raw_year_path} response {index}"
+        if not isinstance(response, dict):
+            raise ReeflowError(f"{where}: a {type(response).__name__} where a stored response (an object) was expected")
+        if response.get("path"):
+            where += f" ({response['path']})"
+        params = response.get("params") or {}
+        if "body" in response:
+            records = parse_envelope(response["body"], where)
+            partner_codes = response.get("partner_codes", "comtrade")
+        elif "records" in response:
+            records = response["records"]
+            partner_codes = response.get("partner_codes")
+            if partner_codes is None:
+                raise ReeflowError(f"{where}: missing field 'partner_codes' (iso_numeric or comtrade)")
+        else:
+            raise ReeflowError(f"{where}: missing field 'body' (API answer) or 'records' (local file rows)")
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ReeflowError(f"{where}: field 'records' must be a list of objects")
+        reporter = response.get("reporter") or _single(params.get("reporterCode"))
+        flow = response.get("flow") or _single(params.get("flowCode"))
+        frame = v1_like(pd.DataFrame.from_records(records), where, str(partner_codes), reporter, flow)
+        if frame.empty:
+            continue
+        frame["response_index"] = index
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[*TARIFFLINE_COLUMNS, "response_index"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _single(listed: Any) -> str | None:
+    """The one value of a comma-separated request parameter; None if absent or several."""
+    if listed is None or "," in str(listed) or not str(listed).strip():
+        return None
+    return str(listed).strip()

@@ -19,7 +19,7 @@ FLOWS: tuple[str, ...] = ("M", "X", "RM", "RX")
 BASES: tuple[str, ...] = ("importer", "exporter", "weighted_mean", "max", "reconciled")
 QTY_SOURCES: tuple[str, ...] = ("netWgt", "qty", "imputed", "missing")
 _CODE = r"^[A-Z][A-Z0-9]{2,3}$"  # ISO3 or a stable pseudo-code (X899, WLD, ZA1)
-_HS = r"^(\d{4}|\d{6})$"
+_HS = r"^(\d{4}|\d{6}|\d{7,10})$"  # HS heading, subheading, or a national tariff line
 
 REPORTED_COLUMNS: dict[str, str] = {
     "year": "int64", "reporter": "str", "partner": "str", "flow": "str", "classification": "str",
@@ -34,7 +34,16 @@ TRADE_COLUMNS: dict[str, str] = {
     "qty_t_importer": "float64", "qty_t_exporter": "float64", "items_importer": "float64",
     "items_exporter": "float64", "value_usd_importer": "float64", "value_usd_exporter": "float64",
     "discrepancy_ratio": "float64", "disputed": "bool", "one_sided": "bool", "imputed": "bool",
-    "hk_roundtrip": "bool", "reexport": "bool",
+    "hk_roundtrip": "bool", "reexport": "bool", "cross_code": "str",
+}  # fmt: skip
+
+# One row per cross-code match: a shipment the exporter booked under one code and the importer under
+# another (reeflow.reconcile.apply_cross_code).
+CROSS_CODE_COLUMNS: dict[str, str] = {
+    "year": "int64", "rule": "str", "exporter": "str", "importer": "str", "exporter_code": "str",
+    "importer_code": "str", "target": "str", "qty_t_exporter_declared": "float64",
+    "qty_t_importer_same_code": "float64", "qty_t_moved": "float64", "qty_t_importer_cross": "float64",
+    "citation": "str",
 }  # fmt: skip
 
 COVERAGE_COLUMNS: dict[str, str] = {
@@ -89,7 +98,7 @@ REPORTED_SCHEMA = pa.DataFrameSchema(
         "flow": pa.Column(str, pa.Check.isin(FLOWS)),
         "classification": pa.Column(str, pa.Check.isin(HS_REVISIONS)),
         "cmd_code": pa.Column(str),
-        "hs6": pa.Column(str, pa.Check.str_matches(r"^(\d{4}|\d{6})?$")),
+        "hs6": pa.Column(str, pa.Check.str_matches(r"^(\d{4}|\d{6}|\d{7,10})?$")),
         "map_status": pa.Column(str),
         "qty_t": _nonneg(),
         "qty_items": _nonneg(),
@@ -134,6 +143,7 @@ TRADE_SCHEMA = pa.DataFrameSchema(
         "imputed": pa.Column(bool),
         "hk_roundtrip": pa.Column(bool),
         "reexport": pa.Column(bool),
+        "cross_code": pa.Column(str, pa.Check.str_matches(r"^(\d{4,10})?$")),
     },
     checks=[
         pa.Check(lambda d: d["reexport"] | (d["exporter"] != d["importer"]), name="no self-trade in supply flows"),

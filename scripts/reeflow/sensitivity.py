@@ -43,7 +43,13 @@ import pandas as pd
 
 from reeflow.commodities import STAGES, load_commodities
 from reeflow.io import ReeflowError, write_csv_atomic, write_parquet_atomic
-from reeflow.mfa import balance_arrays, mining_production_for_year, supply_trade
+from reeflow.mfa import (
+    balance_arrays,
+    mining_production_for_year,
+    production_stats_matrix,
+    stage_statistics_for_year,
+    supply_trade,
+)
 from reeflow.reconcile import choose_quantity, importer_weights
 
 log = logging.getLogger(__name__)
@@ -367,13 +373,15 @@ def draws_for_groups(space: ParameterSpace, groups: Sequence[str], x: np.ndarray
 @dataclass(frozen=True)
 class YearFlows:
     """A year collapsed for the headline: trade units [FLOW_GROUPS x codes x MIRROR_RULES x
-    (reported, imputed)] and mine production of the focus countries (US, China), t REO."""
+    (reported, imputed)], mine production of the focus countries (US, China), t REO, and their
+    production statistics of the later stages [STAGES x FOCUS] (NaN: derived), as reeflow.mfa uses."""
 
     year: int
     codes: tuple[str, ...]
     units: np.ndarray
     mining: np.ndarray  # [FOCUS]
     n_rows: int
+    production_stats: np.ndarray | None = None  # [STAGES x FOCUS], NaN where no statistic
 
 
 FOCUS: tuple[str, ...] = (US, CHINA)
@@ -454,10 +462,13 @@ def aggregate_year(
             sums = np.bincount(cell, weights=units[in_group, r], minlength=n_codes * 2)
             out[g, :, r, :] = sums.reshape(n_codes, 2)
     mining = np.zeros(len(FOCUS))
+    stats = None
     if production is not None:
         by_country = mining_production_for_year(production, int(year))
         mining = by_country.reindex(list(FOCUS), fill_value=0.0).to_numpy(dtype=float)
-    return YearFlows(year=int(year), codes=space.codes, units=out, mining=mining, n_rows=int(len(supply)))
+        stats = production_stats_matrix(stage_statistics_for_year(production, int(year)), list(FOCUS))
+    return YearFlows(year=int(year), codes=space.codes, units=out, mining=mining, n_rows=int(len(supply)),
+                     production_stats=stats)
 
 
 def stage_totals(flows: YearFlows, space: ParameterSpace, draws: Draws) -> np.ndarray:
@@ -485,18 +496,21 @@ def _ratio_or(num: np.ndarray, den: np.ndarray, fill: float) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), fill)
 
 
-def headline_from_totals(totals: np.ndarray, mining: np.ndarray, yields: np.ndarray) -> dict[str, np.ndarray]:
+def headline_from_totals(
+    totals: np.ndarray, mining: np.ndarray, yields: np.ndarray, production_stats: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """The headline indicators, per draw, as reeflow.indicators.headline_row defines them.
 
     Sums run over the five stages (REO-eq handled). Interdependence = sqrt(d_US<-CN x d_CN<-US),
     d = imports from the partner / own supply (production + imports), production from the
-    reeflow.mfa balance (mine production, then upstream consumption x yield): that is where yields
-    and production enter. ``yields``: [YIELD_STAGES x draws]."""
+    reeflow.mfa balance (mine production, then the stage statistic where one exists, else upstream
+    consumption x yield): that is where yields and production enter. ``yields``: [YIELD_STAGES x
+    draws]; ``production_stats``: [STAGES x FOCUS], NaN where the stage is derived."""
     g = {name: totals[i] for i, (name, _, _) in enumerate(FLOW_GROUPS)}  # each [STAGES x draws]
     imports = np.stack([g["us_imports"], g["china_imports"]], axis=1)  # [STAGES x FOCUS x draws]
     exports = np.stack([g["us_exports"], g["china_exports"]], axis=1)
     stage_yields = np.vstack([np.ones((1, yields.shape[1])), yields])[:, None, :]
-    balance = balance_arrays(mining, imports, exports, stage_yields)
+    balance = balance_arrays(mining, imports, exports, stage_yields, production_stats=production_stats)
     supply = (balance.production + balance.imports).sum(axis=0)  # [FOCUS x draws]
     total = {name: v.sum(axis=0) for name, v in g.items()}
     us_net = total["us_exports"] - total["us_imports"]
@@ -513,7 +527,7 @@ def headline_from_totals(totals: np.ndarray, mining: np.ndarray, yields: np.ndar
 
 def evaluate(flows: YearFlows, space: ParameterSpace, draws: Draws) -> dict[str, np.ndarray]:
     """Headline indicators of one year for every draw (vectorised over draws)."""
-    return headline_from_totals(stage_totals(flows, space, draws), flows.mining, draws.yields)
+    return headline_from_totals(stage_totals(flows, space, draws), flows.mining, draws.yields, flows.production_stats)
 
 
 def evaluate_in_chunks(

@@ -33,6 +33,7 @@ from reeflow import hs
 from reeflow.countries import iso3_from_comtrade
 from reeflow.io import ReeflowError, write_parquet_atomic
 from reeflow.schemas import (
+    CROSS_CODE_COLUMNS,
     DISCREPANCY_COLUMNS,
     REPORTED_COLUMNS,
     REPORTED_SCHEMA,
@@ -56,6 +57,10 @@ ITEM_UNIT_CODES: dict[int, float] = {5: 1.0, 6: 2.0, 9: 1000.0, 11: 12.0}
 ITEM_UNIT_ABBRS: dict[str, float] = {"u": 1.0, "2u": 2.0, "1000u": 1000.0, "12u": 12.0}
 # A declaration: one reporter's statement about one partner, flow and code in one revision.
 RECORD_KEY: tuple[str, ...] = ("year", "reporter_code", "flow", "partner_code", "classification", "cmd_code")
+# Every table clean_trade writes for a year (the rule's outputs name them alike).
+CLEAN_TRADE_TABLES: tuple[str, ...] = (
+    "reported", "trade", "coverage", "world_check", "discrepancies", "unmapped", "cross_code",
+)  # fmt: skip
 UNMAPPED_KEYS: tuple[str, ...] = ("year", "reporter", "flow", "partner", "classification", "cmd_code", "hs6", "reason")
 
 
@@ -304,27 +309,52 @@ def unmapped_records(reported: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
+def sum_tariff_line_rows(records: pd.DataFrame) -> pd.DataFrame:
+    """One record per tariff-line declaration: collectors save a partner's line in several rows
+    (by customs procedure or transport mode, with those fields dropped), which must be summed,
+    not taken for repeated answers."""
+    if records.empty or "isTariffLine" not in records.columns:
+        return records
+    is_line = records["isTariffLine"].astype("boolean").fillna(False).astype(bool)
+    if not is_line.any():
+        return records
+    lines = records[is_line]
+    keys = [c for c in ("refYear", "reporterCode", "partnerCode", "flowCode", "cmdCode", "classificationCode")
+            if c in lines.columns]  # fmt: skip
+    sums = [c for c in ("netWgt", "qty", "primaryValue", "cifvalue", "fobvalue") if c in lines.columns]
+    grouped = lines.groupby(keys, sort=False, dropna=False)
+    summed = grouped[sums].sum(min_count=1).join(grouped[[c for c in lines.columns if c not in {*keys, *sums}]].first())
+    return pd.concat([records[~is_line], summed.reset_index()[lines.columns]], ignore_index=True)
+
+
 def clean_comtrade_year(
     raw_path: str | Path,
     commodities: Sequence[Mapping[str, Any]],
     trade_params: Mapping[str, Any] | None = None,
     year: int | None = None,
+    tariffline_paths: Sequence[str | Path] = (),
 ) -> dict[str, pd.DataFrame]:
-    """Every table ``clean_trade`` writes, from one raw Comtrade year file."""
+    """Every table ``clean_trade`` writes, from one raw Comtrade year file (and its tariff lines)."""
     from reeflow import quality, reconcile
-    from reeflow.raw import comtrade_records
+    from reeflow.raw import comtrade_records, tariffline_records
 
     params = dict(trade_params or {})
     records = comtrade_records(raw_path)
+    lines = [tariffline_records(path) for path in tariffline_paths]
+    lines = [frame for frame in lines if not frame.empty]
+    if lines:
+        records = sum_tariff_line_rows(pd.concat([records, *lines], ignore_index=True))
+        log.info("%s: %d tariff-line record(s) beside the HS records", raw_path, sum(len(f) for f in lines))
     reported, unmapped = reported_from_records(
         records, commodities, str(raw_path), year, bool(params.get("impute_missing_weights", True))
     )
     log.info("%s: %d records kept in reported, %d unmapped groups", raw_path, len(reported), len(unmapped))
-    trade = reconcile.reconcile(
+    trade, matches = reconcile.reconcile_with_matches(
         reported,
         hs.commodity_frame(commodities),
         rule=str(params.get("mirror_rule", "importer_first")),
         discrepancy_factor=float(params.get("discrepancy_factor", 2.0)),
+        cross_code=params.get("cross_code") or (),
     )
     return {
         "reported": reported,
@@ -333,6 +363,7 @@ def clean_comtrade_year(
         "world_check": quality.world_vs_partners(reported),
         "discrepancies": reconcile.discrepancies(trade, float(params.get("large_flow_t", 100.0))),
         "unmapped": unmapped,
+        "cross_code": matches,
     }
 
 
@@ -352,6 +383,7 @@ def clean_baci_year(
         "world_check": empty_table(WORLD_CHECK_COLUMNS),
         "discrepancies": empty_table(DISCREPANCY_COLUMNS),
         "unmapped": empty_table(UNMAPPED_COLUMNS),
+        "cross_code": empty_table(CROSS_CODE_COLUMNS),
     }
 
 
@@ -362,12 +394,13 @@ def run_clean_trade(
     trade_params: Mapping[str, Any] | None = None,
     source: str = "api",
     year: int | None = None,
+    tariffline_paths: Sequence[str | Path] = (),
 ) -> None:
     """Clean one year and write each table to ``outputs[name]`` (all or nothing is computed first)."""
     if source == "baci" or str(raw_path).endswith(".parquet"):
         tables = clean_baci_year(raw_path, commodities, trade_params)
     else:
-        tables = clean_comtrade_year(raw_path, commodities, trade_params, year)
+        tables = clean_comtrade_year(raw_path, commodities, trade_params, year, tariffline_paths)
     missing = [name for name in tables if name not in outputs]
     if missing:
         raise ReeflowError(f"clean_trade: no output path for table(s) {missing}; check workflow/rules/clean.smk")

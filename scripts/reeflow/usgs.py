@@ -29,6 +29,8 @@ import pycountry
 from reeflow.countries import NAME_ALIASES, iso3_from_name
 from reeflow.http import fetch
 from reeflow.io import ReeflowError, sha256_bytes, utc_now, write_bytes_atomic, write_json_atomic
+from reeflow.sciencebase import DEFAULT_BASE_URL as SCIENCEBASE_URL
+from reeflow.sciencebase import retrieve_item_file
 
 log = logging.getLogger(__name__)
 
@@ -278,9 +280,12 @@ def salient_statistic(column: str) -> tuple[str, str]:
 
 
 def parse_mcs(path: str | Path, edition: str = "") -> pd.DataFrame:
-    """An MCS per-commodity CSV: a salient file (Year column) or a world file (Prod_t_* columns)."""
+    """An MCS per-commodity CSV: a salient file (Year column) or a world file (Prod_t_* columns), or
+    the MCS2025-style world file of all commodities (COMMODITY, COUNTRY, TYPE, PROD_YYYY columns)."""
     frame = read_csv_text(path)
     edition = edition_in_file(frame, edition or guess_edition(Path(path).name, "mcs"))
+    if {"COMMODITY", "COUNTRY", "TYPE"} <= set(frame.columns):
+        return _parse_mcs_world_all(frame, path, edition)
     if "Year" in frame.columns:
         return _parse_mcs_salient(frame, path, edition)
     if any(_PROD_COLUMN.match(c) for c in frame.columns) or "Country" in frame.columns:
@@ -330,6 +335,57 @@ def _parse_mcs_world(frame: pd.DataFrame, path: str | Path, edition: str) -> pd.
             if math.isnan(value) and not code:
                 continue
             estimated = estimated or bool(match.group("est")) or f"estimated in {year}" in notes.lower()
+            rows.append({"table": "production", "year": year, "country": country_code(name, path),
+                         "country_name": name, "commodity": "Rare Earths", "statistic": MINE_PRODUCTION,
+                         "value": value, "code": code, "unit": UNIT_T_REO, "estimated": estimated,
+                         "edition": edition, "source": Path(path).name})  # fmt: skip
+    return _frame(rows)
+
+
+_WIDE_PROD_COLUMN = re.compile(r"^PROD_(?:(?P<est>EST)_\s*)?(?P<year>\d{4})$", re.IGNORECASE)
+
+
+def _parse_mcs_world_all(frame: pd.DataFrame, path: str | Path, edition: str) -> pd.DataFrame:
+    """The MCS2025-style world file of all commodities (``MCS2025_World_Data.csv``): one row per
+    commodity x country x TYPE, production in ``PROD_YYYY`` / ``PROD_EST_ YYYY`` columns.
+
+    Only the rare-earth mine-production rows are kept; more than one such TYPE would be counted
+    twice, so it is an error rather than a guess."""
+    prod_columns = [(c, m) for c in frame.columns if (m := _WIDE_PROD_COLUMN.match(c))]
+    if not prod_columns:
+        raise ReeflowError(
+            f"{path}: no 'PROD_YYYY' (or 'PROD_EST_ YYYY') column in this MCS world file of all commodities "
+            f"(found: {', '.join(frame.columns[:14])}); check whether USGS renamed them"
+        )
+    commodity = frame["COMMODITY"].str.strip().str.lower()
+    kind = frame["TYPE"].str.strip().str.lower()
+    frame = frame[commodity.isin({"rare earths", "rare-earth elements"}) & kind.str.startswith("mine production")]
+    types = sorted(set(frame["TYPE"].str.strip()))
+    if not types:
+        raise ReeflowError(
+            f"{path}: no rows with COMMODITY 'Rare earths' and TYPE 'Mine production...' in this MCS world "
+            "file of all commodities; check the file (config usgs.urls) or whether USGS renamed them"
+        )
+    if len(types) > 1:
+        raise ReeflowError(
+            f"{path}: several rare-earth mine-production TYPEs ({'; '.join(types)}); they would be counted "
+            "twice: extend _parse_mcs_world_all in scripts/reeflow/usgs.py to choose one"
+        )
+    units = {u.strip().lower() for u in frame.get("UNIT_MEAS", pd.Series(dtype=str))} - {""}
+    if units - {"metric tons"}:
+        raise ReeflowError(f"{path}: rare-earth production in {sorted(units)}, expected metric tons (REO)")
+    rows = []
+    for record in frame.to_dict("records"):
+        name = record["COUNTRY"].strip()
+        if not name:
+            continue
+        notes = str(record.get("PROD_NOTES", "") or "").lower()
+        for column, match in prod_columns:
+            year = int(match.group("year"))
+            value, code, estimated = parse_value(record[column])
+            if math.isnan(value) and not code:
+                continue
+            estimated = estimated or bool(match.group("est")) or f"estimated in {year}" in notes
             rows.append({"table": "production", "year": year, "country": country_code(name, path),
                          "country_name": name, "commodity": "Rare Earths", "statistic": MINE_PRODUCTION,
                          "value": value, "code": code, "unit": UNIT_T_REO, "estimated": estimated,
@@ -644,7 +700,15 @@ def retrieve_usgs(
     a partial file nor a provenance record describing a file that is not there."""
     kind, name, source = entry["kind"], entry["name"], str(entry["source"])
     where = f"USGS {kind}/{name} ({source})"
-    if entry.get("is_url"):
+    sciencebase = entry.get("sciencebase")
+    if sciencebase:  # the link is resolved from the item's JSON (reeflow.sciencebase)
+        data, sb_record = retrieve_item_file(
+            sciencebase["item"], sciencebase["file"], base_url=sciencebase.get("base_url") or SCIENCEBASE_URL,
+            timeout=timeout, max_tries=max_tries, backoff_seconds=backoff_seconds, session=session,
+            describe=f"USGS {kind}/{name}",
+        )  # fmt: skip
+        status, retrieved_at = 200, utc_now()
+    elif entry.get("is_url"):
         response = fetch(
             source, timeout=timeout, max_tries=max_tries, backoff_seconds=backoff_seconds, session=session,
             describe=where,
@@ -662,6 +726,8 @@ def retrieve_usgs(
         "edition": entry.get("edition") or guess_edition(name, kind),
         "sha256": sha256_bytes(data), "retrieved_at": retrieved_at, "status": status, "bytes": len(data),
     }  # fmt: skip
+    if sciencebase:
+        record["sciencebase"] = sb_record
     write_bytes_atomic(raw_path, data)
     write_json_atomic(provenance_path, record)
     log.info("%s: %d bytes, sha256 %s, edition %s", where, len(data), record["sha256"][:12], record["edition"])

@@ -26,6 +26,30 @@ rule download_comtrade:
         "../../scripts/download_comtrade.py"
 
 
+rule download_tariffline:
+    message:
+        "Comtrade tariff lines {wildcards.year}: download or read local files"
+    input:
+        files=tariffline_input_files,
+    output:
+        raw="resources/raw/tariffline/{year}.json",
+    params:
+        scope=tariffline_scope(),
+    log:
+        "logs/acquire/tariffline_{year}.log",
+    benchmark:
+        "benchmarks/acquire/tariffline_{year}.tsv"
+    threads: 1
+    resources:
+        comtrade_api=1,
+        mem_mb=1000,
+        runtime=120,
+    conda:
+        ENV
+    script:
+        "../../scripts/download_tariffline.py"
+
+
 rule retrieve_usgs:
     message:
         "USGS {wildcards.kind}/{wildcards.name}: download or register a local file"
@@ -59,3 +83,4 @@ rule download:
         trade=raw_trade_paths(),
         usgs=usgs_raw_paths(),
         provenance=usgs_provenance_paths(),
+        tariffline=tariffline_raw_paths(),

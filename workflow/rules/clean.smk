@@ -7,6 +7,7 @@ rule clean_trade:
         "Trade {wildcards.year}: countries, HS revisions, units, mirror reconciliation"
     input:
         raw=trade_raw_input,
+        tariffline=tariffline_raw_input,
     output:
         reported="resources/clean/reported/{year}.parquet",
         trade="resources/clean/trade/{year}.parquet",
@@ -14,6 +15,7 @@ rule clean_trade:
         world_check="resources/quality/{year}/world_vs_partners.parquet",
         discrepancies="resources/quality/{year}/mirror_discrepancies.parquet",
         unmapped="resources/quality/{year}/unmapped_codes.parquet",
+        cross_code="resources/quality/{year}/cross_code_matches.parquet",
         provenance="resources/report/provenance/{year}.csv",
     params:
         commodities=commodity_map(),
@@ -41,11 +43,14 @@ rule collect_trade_quality:
         world_check=expand("resources/quality/{year}/world_vs_partners.parquet", year=YEARS),
         discrepancies=expand("resources/quality/{year}/mirror_discrepancies.parquet", year=YEARS),
         unmapped=expand("resources/quality/{year}/unmapped_codes.parquet", year=YEARS),
+        cross_code=expand("resources/quality/{year}/cross_code_matches.parquet", year=YEARS),
+        commodities=config["commodities"],
     output:
         coverage="results/quality/coverage.csv",
         world_check="results/quality/world_vs_partners.csv",
         discrepancies="results/quality/mirror_discrepancies.csv",
         unmapped="results/quality/unmapped_codes.csv",
+        cross_code="results/quality/cross_code_matches.csv",
     log:
         "logs/clean/collect_trade_quality.log",
     benchmark:
@@ -62,10 +67,12 @@ rule collect_trade_quality:
 
 rule clean_production:
     message:
-        "Mine production by country and year from every USGS input"
+        "Production by country, year and stage from every USGS input and the stage statistics"
     input:
         raw=usgs_raw_paths(),
         provenance=usgs_provenance_paths(),
+        # cited statistics of the stages after mining; '' in config disables them
+        stage_statistics=[p for p in [config["production"].get("stage_statistics", "config/stage_statistics.csv")] if p],
     output:
         production="resources/clean/production.parquet",
         salient="resources/clean/usgs_salient.parquet",

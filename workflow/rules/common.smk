@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from reeflow.commodities import load_commodities  # noqa: E402
+from reeflow.commodities import cleaning_records, cmd_codes_to_request, load_commodities  # noqa: E402
 
 ENV = "../../envs/reeflow.yaml"
 YEARS = list(range(config["years"]["start"], config["years"]["end"] + 1))
@@ -38,8 +38,7 @@ def commodity_map():
 
     Passed as params rather than the file, so that editing a content coefficient reruns the MFA
     but not the cleaning."""
-    cols = ["hs_code", "stage", "unit_basis", "revisions"]
-    return COMMODITIES[cols].to_dict("records")
+    return cleaning_records(COMMODITIES)
 
 
 def comtrade_scope():
@@ -54,7 +53,7 @@ def comtrade_scope():
         "keyed": keyed,
         "reporters": reporters,
         "flows": ct.get("flows", ["M", "X", "RM", "RX"]),
-        "cmd_codes": sorted(COMMODITIES["hs_code"].unique()),
+        "cmd_codes": cmd_codes_to_request(COMMODITIES),
         "max_records": ct.get("max_records_keyed", 250000) if keyed else ct.get("max_records_keyless", 500),
         "max_tries": ct.get("max_tries", 6),
         "backoff_seconds": ct.get("backoff_seconds", 2.0),
@@ -84,6 +83,91 @@ def comtrade_input_files(wildcards):
     return comtrade_local_files()
 
 
+# --- Comtrade tariff lines (rule download_tariffline) -------------------------------------------
+# National 8-10 digit lines beside HS6, one raw file per year; supplementary (a year no local file
+# covers is written empty with a warning).
+
+TARIFFLINE = config["comtrade"].get("tariffline") or {}
+
+
+def tariffline_source():
+    """api | files | none: comtrade.tariffline.source, else following comtrade.source; none if disabled."""
+    if not TARIFFLINE.get("enabled", True):
+        return "none"
+    source = TARIFFLINE.get("source")
+    if source:
+        return source
+    return {"api": "api", "files": "files"}.get(config["comtrade"]["source"], "none")
+
+
+def tariffline_enabled():
+    return tariffline_source() != "none"
+
+
+def tariffline_file_entries():
+    """comtrade.tariffline.files with globs expanded: one {path, pattern, reporter, flow, partner_codes} per file."""
+    if tariffline_source() != "files":
+        return []
+    entries = []
+    for item in TARIFFLINE.get("files", []):
+        matches = sorted(f for f in glob.glob(item["path"], recursive=True) if os.path.isfile(f))
+        if not matches:
+            raise ValueError(
+                f"config comtrade.tariffline.files: no file matches '{item['path']}'; fix the path or "
+                "remove the entry (or set comtrade.tariffline.enabled: false)"
+            )
+        entries.extend({**item, "pattern": item["path"], "path": match} for match in matches)
+    return entries
+
+
+TARIFFLINE_FILES = tariffline_file_entries()
+
+
+def tariffline_scope():
+    """What to ask for (source api) or keep from local files (source files); a change reruns acquisition."""
+    ct = config["comtrade"]
+    source = tariffline_source()
+    scope = {
+        "source": source,
+        "reporters": list(TARIFFLINE.get("reporters", ["CHN"])),
+        "hs6": sorted(str(c) for c in TARIFFLINE.get("hs6", ["253090", "261220", "2846", "280530"])),
+        "flows": list(TARIFFLINE.get("flows", ["M", "X"])),
+    }
+    if source == "api":
+        keyed = has_api_key()
+        scope.update({
+            "base_url": ct.get("base_url", "https://comtradeapi.un.org"),
+            "keyed": keyed,
+            "max_records": ct.get("max_records_keyed", 250000) if keyed else ct.get("max_records_keyless", 500),
+            "max_tries": ct.get("max_tries", 6),
+            "backoff_seconds": ct.get("backoff_seconds", 2.0),
+            "max_backoff_seconds": ct.get("max_backoff_seconds", 120.0),
+            "timeout_seconds": ct.get("timeout_seconds", 120),
+            "pause_seconds": ct.get("pause_seconds", 1.0),
+        })
+    elif source == "files":
+        scope["files"] = TARIFFLINE_FILES
+    return scope
+
+
+def tariffline_input_files(wildcards):
+    return [entry["path"] for entry in TARIFFLINE_FILES]
+
+
+def tariffline_raw_input(wildcards):
+    """The raw tariff-line file of the year, or nothing when tariff lines are disabled."""
+    if not tariffline_enabled():
+        return []
+    return [f"resources/raw/tariffline/{wildcards.year}.json"]
+
+
+def tariffline_raw_paths():
+    """Every raw tariff-line year file (for rule download), or none when disabled."""
+    if not tariffline_enabled():
+        return []
+    return [f"resources/raw/tariffline/{year}.json" for year in YEARS]
+
+
 def _safe_name(name):
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
@@ -93,11 +177,14 @@ def usgs_entries():
     us = config["usgs"]
     entries = []
     if us["source"] == "download":
+        base = us.get("sciencebase_url", "https://www.sciencebase.gov").rstrip("/")
         for item in us.get("urls", []):
-            entries.append(
-                {"kind": item["kind"], "name": _safe_name(item["name"]), "source": item["url"],
-                 "edition": item.get("edition", ""), "is_url": True}
-            )
+            entry = {"kind": item["kind"], "name": _safe_name(item["name"]), "source": item.get("url", ""),
+                     "edition": item.get("edition", ""), "is_url": True}
+            if "sciencebase_item" in item:  # link resolved at download time from the item's JSON
+                entry["source"] = f"{base}/catalog/item/{item['sciencebase_item']}"
+                entry["sciencebase"] = {"item": item["sciencebase_item"], "file": item["file"], "base_url": base}
+            entries.append(entry)
     else:
         for item in us.get("files", []):
             matches = sorted(glob.glob(item["path"], recursive=True))
@@ -115,10 +202,12 @@ def usgs_entries():
     seen = {}
     for entry in entries:
         key = (entry["kind"], entry["name"])
-        if key in seen and seen[key] != entry["source"]:
-            digest = hashlib.sha256(entry["source"].encode()).hexdigest()[:8]
+        sb_file = entry.get("sciencebase", {}).get("file")
+        origin = f"{entry['source']}#{sb_file}" if sb_file else entry["source"]
+        if key in seen and seen[key] != origin:
+            digest = hashlib.sha256(origin.encode()).hexdigest()[:8]
             entry["name"] = f"{digest}-{entry['name']}"
-        seen[(entry["kind"], entry["name"])] = entry["source"]
+        seen[(entry["kind"], entry["name"])] = origin
     return entries
 
 

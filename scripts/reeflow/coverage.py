@@ -1,0 +1,91 @@
+"""How much of each balance value rests on two declarations, on one, or on none of the country's own.
+
+A net import can be measured (both sides declared it) or an artefact (the country's exports were
+never reported, by itself or by its partners). Keyless samples make this the rule rather than the
+exception: before 2020 the real sample holds only China's imports, so China's exports are whatever
+its partners happened to declare. Every balance row therefore carries
+
+* ``two_sided_share``: the share of its traded REO-eq (imports + exports) on flows that both the
+  exporter and the importer declared (NaN where the row has no trade);
+* ``unreported_flows``: which of the country's own trade flows it did not report that year
+  ("imports", "exports", both joined by "+", or ""); such a flow is known only from mirrors;
+
+and the headline row says which of the US and China's flows nobody reported for itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from reeflow.commodities import STAGES
+
+COVERAGE_COLUMNS: tuple[str, ...] = ("two_sided_share", "unreported_flows")
+FLOW_NAMES: dict[str, str] = {"M": "imports", "X": "exports"}
+
+
+def reported_flows(coverage: pd.DataFrame) -> set[tuple[str, str]]:
+    """(reporter, "imports"/"exports") pairs that a reporter declared for any table code in the year.
+
+    Re-imports and re-exports count as reporting the flow: a customs service that publishes
+    them publishes the flow."""
+    if coverage.empty:
+        return set()
+    flows = coverage["flow"].astype(str).str[-1].map(FLOW_NAMES)
+    return set(zip(coverage["reporter"].astype(str), flows.dropna(), strict=False))
+
+
+def unreported_flows(countries: Iterable[str], reported: set[tuple[str, str]]) -> dict[str, str]:
+    """Per country, the own flows it did not report ('imports+exports' when neither)."""
+    out = {}
+    for country in countries:
+        missing = [name for name in ("imports", "exports") if (country, name) not in reported]
+        out[country] = "+".join(missing)
+    return out
+
+
+def two_sided_shares(
+    reo: np.ndarray, stage_idx: np.ndarray, exporter_idx: np.ndarray, importer_idx: np.ndarray,
+    two_sided: np.ndarray, n_countries: int,
+) -> np.ndarray:  # fmt: skip
+    """Share of each (stage, country)'s traded REO-eq on two-sided flows; NaN without trade."""
+    total = np.zeros((len(STAGES), n_countries))
+    both = np.zeros((len(STAGES), n_countries))
+    for idx in (exporter_idx, importer_idx):
+        np.add.at(total, (stage_idx, idx), reo)
+        np.add.at(both, (stage_idx, idx), np.where(two_sided, reo, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, both / np.where(total > 0, total, 1.0), np.nan)
+
+
+def balance_coverage(
+    balance: pd.DataFrame, shares: np.ndarray, countries: list[str], reported: set[tuple[str, str]]
+) -> pd.DataFrame:
+    """``balance`` with COVERAGE_COLUMNS added (``shares`` is stage x country, as two_sided_shares)."""
+    position = {c: i for i, c in enumerate(countries)}
+    stage_pos = {s: i for i, s in enumerate(STAGES)}
+    rows = balance["stage"].map(stage_pos).to_numpy(dtype=int)
+    cols = balance["country"].map(position).to_numpy(dtype=int)
+    missing = unreported_flows(countries, reported)
+    return balance.assign(
+        two_sided_share=shares[rows, cols] if len(balance) else np.array([], dtype=float),
+        unreported_flows=balance["country"].map(missing).fillna("imports+exports").astype(str),
+    )
+
+
+def headline_coverage(balance: pd.DataFrame, countries: Iterable[str] = ("USA", "CHN")) -> dict[str, object]:
+    """Headline coverage of one year: the REO-eq-weighted two-sided share of US and Chinese trade,
+    and the US and Chinese flows that rest on no declaration of their own ('CHN exports; ...')."""
+    rows = balance[balance["country"].isin(list(countries))]
+    traded = (rows["imports_t"] + rows["exports_t"]).to_numpy(dtype=float)
+    share = rows["two_sided_share"].to_numpy(dtype=float)
+    known = np.isfinite(share) & (traded > 0)
+    weighted = float((share[known] * traded[known]).sum() / traded[known].sum()) if known.any() else np.nan
+    missing = []
+    for country in countries:
+        flags = rows.loc[rows["country"] == country, "unreported_flows"]
+        flag = str(flags.iloc[0]) if len(flags) else "imports+exports"
+        missing += [f"{country} {name}" for name in flag.split("+") if name]
+    return {"two_sided_share": weighted, "missing_reporters": "; ".join(missing)}
