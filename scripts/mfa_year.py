@@ -13,6 +13,7 @@ def main(smk) -> None:  # type: ignore[no-untyped-def]
         year=int(smk.wildcards.year),
         mfa_config=dict(smk.params.mfa),
         outputs={name: smk.output[name] for name in YEAR_OUTPUTS},
+        coverage_path=smk.input.coverage,
     )
 
 

@@ -270,6 +270,22 @@ def test_zero_separation_statistic_sends_the_feed_to_unprocessed() -> None:
     assert world.loc["separation"].sum() == pytest.approx(100.0)  # all mined REO is accounted for
 
 
+@pytest.mark.parametrize(("quota", "production", "excess"), [(10.0, 0.5 * 40, 0.0), (30.0, 30.0, 10.0)])
+def test_a_quota_is_a_floor_not_a_measurement(quota: float, production: float, excess: float) -> None:
+    # A keeps 40 t REO of concentrate (derived separation 20 t at yield 0.5). A quota below that is
+    # no cap on what imported ore adds: production stays derived; a quota above it is taken as output.
+    trade = trade_rows([("A", "B", "000001", 120.0)])
+    mined = pd.DataFrame({"year": [2020], "country": ["A"], "stage": "mining", "value_t_reo": [100.0]})
+    quota_row = pd.DataFrame({"year": [2020], "country": ["A"], "stage": ["separation"], "value_t_reo": [quota],
+                              "flag": ["quota"]})  # fmt: skip
+    result = year_balance(trade, pd.concat([mined.assign(flag=""), quota_row]), toy_commodities(), 2020, CONFIG)
+    row = result.balance_table.set_index(["country", "stage"]).loc[("A", "separation")]
+    assert row["production_t"] == pytest.approx(production)
+    assert row["production_basis"] == "floor" and row["unprocessed_t"] == 0.0
+    assert result.balance.statistic_gap[1, result.countries.index("A")] == pytest.approx(excess)
+    assert unexplained_residuals(result.balance, [1.0, 0.5, 0.8, 0.9, 1.0]).max() < 1e-9
+
+
 def test_all_concentrate_exported_leaves_nothing_unprocessed() -> None:
     trade = trade_rows([("A", "B", "000001", 200.0)])  # all of A's 100 t REO leaves
     mined = pd.DataFrame({"year": [2020], "country": ["A"], "stage": "mining", "value_t_reo": [100.0]})

@@ -47,6 +47,8 @@ HEADLINE_COLUMNS: list[str] = [
     "us_rank_among_china_suppliers",
     "china_net_exports_t",
     "us_china_interdependence",
+    "two_sided_share",
+    "missing_reporters",
 ]
 USA, CHN = "USA", "CHN"
 
@@ -260,7 +262,17 @@ def headline_row(balance: pd.DataFrame, flows: pd.DataFrame, year: int) -> dict[
         "us_rank_among_china_suppliers": int(rank.iloc[0]) if len(rank) else pd.NA,
         "china_net_exports_t": float(total["net_exports_t"].get(CHN, 0.0)),
         "us_china_interdependence": float(inter.loc[inter["stage"] == ALL, "value"].iloc[0]),
+        **_coverage(balance),
     }
+
+
+def _coverage(balance: pd.DataFrame) -> dict[str, object]:
+    """How much of the US and China's trade both sides declared, and whose own flows are missing."""
+    from reeflow.coverage import COVERAGE_COLUMNS, headline_coverage
+
+    if not set(COVERAGE_COLUMNS) <= set(balance.columns):
+        return {"two_sided_share": float("nan"), "missing_reporters": ""}
+    return headline_coverage(balance, (USA, CHN))
 
 
 def headline_table(rows: Sequence[dict[str, object]]) -> pd.DataFrame:

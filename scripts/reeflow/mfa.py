@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from reeflow.commodities import STAGES, load_commodities
+from reeflow.coverage import balance_coverage, two_sided_shares
 from reeflow.io import ReeflowError
 from reeflow.schemas import empty_table
 
@@ -61,6 +62,8 @@ BALANCE_COLUMNS: list[str] = [
     "losses_t",
     "unprocessed_t",
     "production_basis",
+    "two_sided_share",
+    "unreported_flows",
 ]
 FLOW_COLUMNS: list[str] = ["year", "stage", "exporter", "importer", "hs6", "reo_t", "basis"]
 RESIDUAL_DTYPES: dict[str, str] = {"year": "int64", "country": "string", "stage": "string", "kind": "string",
@@ -219,6 +222,7 @@ class BalanceArrays:
     negative: np.ndarray  # P + I - E before any clipping, where it is negative (else 0)
     is_statistic: np.ndarray  # (n_stages, n_countries) bool
     unprocessed: np.ndarray  # max(derived - statistic, 0) where a statistic is used, else 0
+    has_floor: np.ndarray | None = None  # (n_stages, n_countries) bool: production is max(derived, a floor)
 
     @property
     def net_exports(self) -> np.ndarray:
@@ -244,13 +248,17 @@ def balance_arrays(
     yields: np.ndarray,
     clip: bool = True,
     production_stats: np.ndarray | None = None,
+    production_floors: np.ndarray | None = None,
 ) -> BalanceArrays:
     """Production, consumption, losses and clipping per stage (see the module docstring).
 
     ``mining_production``: (n_countries[, n_draws]); ``imports``/``exports``: (n_stages,
     n_countries[, n_draws]); ``yields``: (n_stages[, n_draws]) with yields[s] the REO-eq out per
     REO-eq in from stage s-1 to s; ``production_stats``: (n_stages, n_countries), NaN where no
-    statistic exists (only mining by default). Stages are processed in order because each one's
+    statistic exists (only mining by default); ``production_floors``: the same for lower bounds
+    (quotas: China's smelting-and-separation quota caps the processing of domestic ore, while
+    imported ore is processed beside it), production there is max(derived, floor) and a floor above
+    the feed is listed like a statistic above it. Stages are processed in order because each one's
     production comes from the one before."""
     imports = np.asarray(imports, dtype=float)
     exports = np.asarray(exports, dtype=float)
@@ -270,8 +278,14 @@ def balance_arrays(
         if production_stats is None
         else np.asarray(production_stats, dtype=float).copy()
     )
+    floors = (
+        np.full(shape[:2], np.nan)
+        if production_floors is None
+        else np.asarray(production_floors, dtype=float).copy()
+    )
     is_statistic = np.isfinite(stats)
     is_statistic[0] = True
+    has_floor = np.isfinite(floors) & ~is_statistic
     mining = _expand(np.asarray(mining_production, dtype=float), shape[1:])
     for s in range(n_stages):
         if s == 0:
@@ -281,8 +295,10 @@ def balance_arrays(
             losses[s] = feed[s - 1] - derived
             stat = _expand(stats[s], shape[1:])
             use_stat = _expand(is_statistic[s], shape[1:])
-            production[s] = np.where(use_stat, stat, derived)
-            statistic_gap[s] = np.where(use_stat, stat - derived, 0.0)
+            floor = _expand(np.where(has_floor[s], floors[s], 0.0), shape[1:])
+            floored = np.maximum(derived, floor)
+            production[s] = np.where(use_stat, stat, floored)
+            statistic_gap[s] = np.where(use_stat, stat - derived, floored - derived)
             unprocessed[s] = np.maximum(-statistic_gap[s], 0.0)
         raw = production[s] + imports[s] - exports[s]
         negative[s] = np.minimum(raw, 0.0)
@@ -294,7 +310,7 @@ def balance_arrays(
             apparent[s] = raw
     return BalanceArrays(
         production, imports, exports, apparent, feed, losses, shortfall, statistic_gap, negative, is_statistic,
-        unprocessed,
+        unprocessed, has_floor,
     )
 
 
@@ -368,14 +384,24 @@ def mining_production_for_year(
     return values.groupby(rows["country"].astype(str)).sum()
 
 
+# Flags of stage statistics that bound production from below rather than measure it.
+FLOOR_FLAGS: frozenset[str] = frozenset({"quota"})
+
+
 def stage_statistics_for_year(
-    production: pd.DataFrame, year: int, source: str = "production table"
+    production: pd.DataFrame, year: int, source: str = "production table", floors: bool = False
 ) -> pd.Series:
     """Production statistics (t REO-eq) of the stages after mining in ``year``, indexed by (stage,
-    country): the stage rows of the production table (docs/data-model.md)."""
+    country): the stage rows of the production table (docs/data-model.md). With ``floors`` the
+    lower bounds (rows flagged as in FLOOR_FLAGS, e.g. quotas), else the measured statistics."""
     _require_columns(production, PRODUCTION_COLUMNS, source, "rerun the clean_production rule")
     stage = production["stage"].astype(str)
     rows = production[(production["year"] == year) & (stage != "mining")]
+    if "flag" in rows.columns:
+        is_floor = rows["flag"].astype(str).isin(FLOOR_FLAGS)
+        rows = rows[is_floor] if floors else rows[~is_floor]
+    elif floors:
+        rows = rows.iloc[:0]
     rows = rows[~rows["country"].astype(str).isin(NON_COUNTRIES)]
     unknown = sorted(set(rows["stage"].astype(str)) - set(STAGES))
     if unknown:
@@ -434,8 +460,12 @@ def year_balance(
     mfa_config: Mapping[str, Any],
     trade_source: str = "trade table",
     production_source: str = "production table",
+    reported: set[tuple[str, str]] | None = None,
 ) -> YearMFA:
-    """The balance of one year at central coefficients, checked, with its residuals table."""
+    """The balance of one year at central coefficients, checked, with its residuals table.
+
+    ``reported``: the (country, "imports"/"exports") flows that countries declared themselves this
+    year (reeflow.coverage.reported_flows); None when unknown, which marks nothing as unreported."""
     rule = mfa_config.get("negative_consumption", "clip_and_report")
     if rule not in NEGATIVE_CONSUMPTION_RULES:
         raise ReeflowError(
@@ -445,7 +475,8 @@ def year_balance(
     flows = reo_flows(trade, commodities, year=year, source=trade_source)
     mining = mining_production_for_year(production, year, production_source)
     stage_stats = stage_statistics_for_year(production, year, production_source)
-    countries = country_index(flows, mining, stage_stats)
+    stage_floors = stage_statistics_for_year(production, year, production_source, floors=True)
+    countries = country_index(flows, mining, pd.concat([stage_stats, stage_floors]))
     position = {c: i for i, c in enumerate(countries)}
     stage_pos = {s: i for i, s in enumerate(STAGES)}
     imports, exports = trade_totals(
@@ -463,20 +494,44 @@ def year_balance(
         yields,
         clip=rule == "clip_and_report",
         production_stats=production_stats_matrix(stage_stats, countries),
+        production_floors=production_stats_matrix(stage_floors, countries),
     )
     check_balance(balance, yields, float(mfa_config.get("balance_tolerance", 1e-6)), countries, year)
     has_statistic = pd.Series(countries).isin(mining.index).to_numpy()
-    table = balance_table(balance, countries, year, has_statistic)
+    shares = trade_two_sided_shares(trade, commodities, countries, trade_source)
+    if reported is None:
+        reported = {(c, flow) for c in countries for flow in ("imports", "exports")}
+    table = balance_coverage(balance_table(balance, countries, year, has_statistic), shares, countries, reported)
     residuals = residual_table(balance, countries, year, rule)
     return YearMFA(year, countries, flows, balance, table, residuals)
+
+
+def trade_two_sided_shares(
+    trade: pd.DataFrame, commodities: pd.DataFrame, countries: Sequence[str], source: str = "trade table"
+) -> np.ndarray:
+    """(n_stages, n_countries) share of each balance row's traded REO-eq declared by both sides."""
+    rows = flow_units(trade, commodities, source)
+    position = {c: i for i, c in enumerate(countries)}
+    reo = reo_flow_arrays(
+        rows["units"].to_numpy(), rows["code_idx"].to_numpy(),
+        commodities["content_central"].to_numpy(dtype=float), commodities["share_central"].to_numpy(dtype=float),
+    )  # fmt: skip
+    one_sided = rows["one_sided"].astype(bool).to_numpy() if "one_sided" in rows.columns else np.zeros(len(rows), bool)
+    return two_sided_shares(
+        reo, rows["stage_idx"].to_numpy(dtype=int), rows["exporter"].map(position).to_numpy(dtype=int),
+        rows["importer"].map(position).to_numpy(dtype=int), ~one_sided, len(countries),
+    )  # fmt: skip
 
 
 def balance_table(
     balance: BalanceArrays, countries: Sequence[str], year: int, mining_listed: np.ndarray | None = None
 ) -> pd.DataFrame:
-    """Long table, one row per country and stage (columns BALANCE_COLUMNS)."""
+    """Long table, one row per country and stage (BALANCE_COLUMNS but the coverage columns, which
+    reeflow.coverage.balance_coverage adds)."""
     n_stages, n_countries = balance.production.shape[:2]
     basis = np.where(balance.is_statistic, "statistic", "derived").astype(object)
+    if balance.has_floor is not None:
+        basis[balance.has_floor] = "floor"
     if mining_listed is not None:
         basis[0] = np.where(mining_listed, "statistic", "none")
     table = pd.DataFrame(
@@ -496,7 +551,7 @@ def balance_table(
     )
     for col in ("country", "stage", "production_basis"):
         table[col] = table[col].astype(str)
-    return table[BALANCE_COLUMNS]
+    return table
 
 
 def residual_table(balance: BalanceArrays, countries: Sequence[str], year: int, rule: str) -> pd.DataFrame:
@@ -642,13 +697,19 @@ def run_mfa_year(
     year: int,
     mfa_config: Mapping[str, Any],
     outputs: Mapping[str, str],
+    coverage_path: str | None = None,
 ) -> None:
-    """The mfa_year rule: one year's trade, production and coefficients -> resources/mfa/{year}/."""
+    """The mfa_year rule: one year's trade, production and coefficients -> resources/mfa/{year}/.
+
+    ``coverage_path``: the year's reporter coverage (clean_trade), which says whose own
+    declarations exist; without it no flow is marked unreported."""
+    from reeflow.coverage import reported_flows
     from reeflow.io import write_parquet_atomic
 
     trade, production, commodities = load_year_inputs(trade_path, production_path, commodities_path)
+    reported = None if coverage_path is None else reported_flows(read_parquet_checked(coverage_path, "coverage"))
     result = year_balance(
-        trade, production, commodities, year, mfa_config, str(trade_path), str(production_path)
+        trade, production, commodities, year, mfa_config, str(trade_path), str(production_path), reported
     )
     tables = year_tables(result, commodities, mfa_config)
     b = result.balance_table

@@ -382,6 +382,7 @@ class YearFlows:
     mining: np.ndarray  # [FOCUS]
     n_rows: int
     production_stats: np.ndarray | None = None  # [STAGES x FOCUS], NaN where no statistic
+    production_floors: np.ndarray | None = None  # [STAGES x FOCUS], NaN where no lower bound (quota)
 
 
 FOCUS: tuple[str, ...] = (US, CHINA)
@@ -462,13 +463,14 @@ def aggregate_year(
             sums = np.bincount(cell, weights=units[in_group, r], minlength=n_codes * 2)
             out[g, :, r, :] = sums.reshape(n_codes, 2)
     mining = np.zeros(len(FOCUS))
-    stats = None
+    stats = floors = None
     if production is not None:
         by_country = mining_production_for_year(production, int(year))
         mining = by_country.reindex(list(FOCUS), fill_value=0.0).to_numpy(dtype=float)
         stats = production_stats_matrix(stage_statistics_for_year(production, int(year)), list(FOCUS))
+        floors = production_stats_matrix(stage_statistics_for_year(production, int(year), floors=True), list(FOCUS))
     return YearFlows(year=int(year), codes=space.codes, units=out, mining=mining, n_rows=int(len(supply)),
-                     production_stats=stats)
+                     production_stats=stats, production_floors=floors)
 
 
 def stage_totals(flows: YearFlows, space: ParameterSpace, draws: Draws) -> np.ndarray:
@@ -497,7 +499,11 @@ def _ratio_or(num: np.ndarray, den: np.ndarray, fill: float) -> np.ndarray:
 
 
 def headline_from_totals(
-    totals: np.ndarray, mining: np.ndarray, yields: np.ndarray, production_stats: np.ndarray | None = None
+    totals: np.ndarray,
+    mining: np.ndarray,
+    yields: np.ndarray,
+    production_stats: np.ndarray | None = None,
+    production_floors: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The headline indicators, per draw, as reeflow.indicators.headline_row defines them.
 
@@ -510,7 +516,9 @@ def headline_from_totals(
     imports = np.stack([g["us_imports"], g["china_imports"]], axis=1)  # [STAGES x FOCUS x draws]
     exports = np.stack([g["us_exports"], g["china_exports"]], axis=1)
     stage_yields = np.vstack([np.ones((1, yields.shape[1])), yields])[:, None, :]
-    balance = balance_arrays(mining, imports, exports, stage_yields, production_stats=production_stats)
+    balance = balance_arrays(
+        mining, imports, exports, stage_yields, production_stats=production_stats, production_floors=production_floors
+    )
     supply = (balance.production + balance.imports).sum(axis=0)  # [FOCUS x draws]
     total = {name: v.sum(axis=0) for name, v in g.items()}
     us_net = total["us_exports"] - total["us_imports"]
@@ -527,7 +535,9 @@ def headline_from_totals(
 
 def evaluate(flows: YearFlows, space: ParameterSpace, draws: Draws) -> dict[str, np.ndarray]:
     """Headline indicators of one year for every draw (vectorised over draws)."""
-    return headline_from_totals(stage_totals(flows, space, draws), flows.mining, draws.yields, flows.production_stats)
+    return headline_from_totals(
+        stage_totals(flows, space, draws), flows.mining, draws.yields, flows.production_stats, flows.production_floors
+    )
 
 
 def evaluate_in_chunks(

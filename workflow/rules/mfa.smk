@@ -18,6 +18,7 @@ rule mfa_year:
         "MFA {wildcards.year}: balance, origin tracing, indicators, disruption test"
     input:
         trade="resources/clean/trade/{year}.parquet",
+        coverage="resources/quality/{year}/coverage.parquet",
         production="resources/clean/production.parquet",
         commodities=config["commodities"],
     output:
