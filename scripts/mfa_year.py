@@ -14,6 +14,7 @@ def main(smk) -> None:  # type: ignore[no-untyped-def]
         mfa_config=dict(smk.params.mfa),
         outputs={name: smk.output[name] for name in YEAR_OUTPUTS},
         coverage_path=smk.input.coverage,
+        world_check_path=smk.input.world_check,
     )
 
 

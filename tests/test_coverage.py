@@ -9,6 +9,7 @@ import pytest
 from reeflow.coverage import (
     balance_coverage,
     headline_coverage,
+    partial_flows,
     reported_flows,
     two_sided_shares,
     unreported_flows,
@@ -47,3 +48,14 @@ def test_balance_rows_and_headline_name_the_missing_reporters() -> None:
     head = headline_coverage(out)
     assert head["missing_reporters"] == "USA imports; CHN exports"
     assert head["two_sided_share"] == pytest.approx((0.75 * 40 + 1.0 * 30) / 70)
+
+
+def test_partner_declarations_short_of_the_world_total_make_a_flow_partial() -> None:
+    world_check = pd.DataFrame({
+        "reporter": ["CHN", "CHN", "USA", "USA"], "flow": ["X", "X", "M", "X"], "cmd_code": ["2846", "280530"] * 2,
+        "world_qty_t": [40_000.0, 1_000.0, 0.0, 50_000.0], "partners_qty_t": [8_000.0, 300.0, 4_000.0, 49_000.0],
+    })  # fmt: skip
+    partial = partial_flows(world_check)
+    assert partial == {("CHN", "exports"): pytest.approx(8_300 / 41_000)}  # a zero World row says nothing
+    flags = unreported_flows(["CHN", "USA"], {("CHN", "imports"), ("CHN", "exports"), ("USA", "exports")}, partial)
+    assert flags == {"CHN": "exports_partial", "USA": "imports"}

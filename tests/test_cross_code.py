@@ -118,6 +118,19 @@ def test_importer_declaring_the_whole_shipment_under_the_same_code_moves_nothing
     assert matches.empty and (trade["stage"] == "separation").all()
 
 
+def test_the_default_code_is_the_target_even_beside_larger_non_ree_lines() -> None:
+    _, trade, matches = run(
+        v1_record(reporter=USA, partner=CHN, flow="X", cmd="2846", kg=60_000_000.0, year=2023),
+        tariff_line(cmd="25309020", kg=50_000_000.0, year=2023),
+        tariff_line(cmd="25309099", kg=90_000_000.0, year=2023),  # other mineral substances, no REE
+    )
+    [match] = matches.to_dict("records")
+    assert match["target"] == "25309020" and match["qty_t_importer_cross"] == pytest.approx(50_000.0)
+    assert flow(trade, "USA", "CHN", "2530909")["qty_t_exporter"] != flow(trade, "USA", "CHN", "2530909")[
+        "qty_t_exporter"
+    ]  # no exporter declaration lands on the non-REE line (NaN)
+
+
 def test_cross_code_matches_are_compared_in_reo_equivalent() -> None:
     _, _, matches = run(
         v1_record(reporter=USA, partner=CHN, flow="X", cmd="2846", kg=60_000_000.0, year=2023),

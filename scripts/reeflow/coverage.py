@@ -8,7 +8,10 @@ its partners happened to declare. Every balance row therefore carries
 * ``two_sided_share``: the share of its traded REO-eq (imports + exports) on flows that both the
   exporter and the importer declared (NaN where the row has no trade);
 * ``unreported_flows``: which of the country's own trade flows it did not report that year
-  ("imports", "exports", both joined by "+", or ""); such a flow is known only from mirrors;
+  ("imports", "exports"), or reported only in part ("imports_partial", "exports_partial": its
+  declarations to named partners add up to less than PARTIAL_BELOW of its own World total, as in
+  a sample that asked for one partner), joined by "+", or ""; such flows are known, wholly or
+  partly, only from mirrors;
 
 and the headline row says which of the US and China's flows nobody reported for itself.
 """
@@ -24,6 +27,7 @@ from reeflow.commodities import STAGES
 
 COVERAGE_COLUMNS: tuple[str, ...] = ("two_sided_share", "unreported_flows")
 FLOW_NAMES: dict[str, str] = {"M": "imports", "X": "exports"}
+PARTIAL_BELOW = 0.9  # partners' share of a reporter's World total below which its flow is partial
 
 
 def reported_flows(coverage: pd.DataFrame) -> set[tuple[str, str]]:
@@ -37,12 +41,31 @@ def reported_flows(coverage: pd.DataFrame) -> set[tuple[str, str]]:
     return set(zip(coverage["reporter"].astype(str), flows.dropna(), strict=False))
 
 
-def unreported_flows(countries: Iterable[str], reported: set[tuple[str, str]]) -> dict[str, str]:
-    """Per country, the own flows it did not report ('imports+exports' when neither)."""
+def partial_flows(world_check: pd.DataFrame, below: float = PARTIAL_BELOW) -> dict[tuple[str, str], float]:
+    """(reporter, "imports"/"exports") whose partner declarations cover less than ``below`` of its
+    World total (t, over the codes with a positive World row), with that share."""
+    if world_check.empty:
+        return {}
+    rows = world_check[(world_check["world_qty_t"] > 0) & world_check["flow"].isin(list(FLOW_NAMES))]
+    sums = rows.groupby(["reporter", "flow"])[["world_qty_t", "partners_qty_t"]].sum(min_count=1)
+    share = (sums["partners_qty_t"].fillna(0.0) / sums["world_qty_t"]).clip(upper=1.0)
+    return {(str(r), FLOW_NAMES[str(f)]): float(v) for (r, f), v in share.items() if v < below}
+
+
+def unreported_flows(
+    countries: Iterable[str], reported: set[tuple[str, str]], partial: dict[tuple[str, str], float] | None = None
+) -> dict[str, str]:
+    """Per country, the own flows it did not report ('imports+exports' when neither) or reported in part."""
+    partial = partial or {}
     out = {}
     for country in countries:
-        missing = [name for name in ("imports", "exports") if (country, name) not in reported]
-        out[country] = "+".join(missing)
+        tokens = []
+        for name in ("imports", "exports"):
+            if (country, name) not in reported:
+                tokens.append(name)
+            elif (country, name) in partial:
+                tokens.append(f"{name}_partial")
+        out[country] = "+".join(tokens)
     return out
 
 
@@ -61,14 +84,18 @@ def two_sided_shares(
 
 
 def balance_coverage(
-    balance: pd.DataFrame, shares: np.ndarray, countries: list[str], reported: set[tuple[str, str]]
+    balance: pd.DataFrame,
+    shares: np.ndarray,
+    countries: list[str],
+    reported: set[tuple[str, str]],
+    partial: dict[tuple[str, str], float] | None = None,
 ) -> pd.DataFrame:
     """``balance`` with COVERAGE_COLUMNS added (``shares`` is stage x country, as two_sided_shares)."""
     position = {c: i for i, c in enumerate(countries)}
     stage_pos = {s: i for i, s in enumerate(STAGES)}
     rows = balance["stage"].map(stage_pos).to_numpy(dtype=int)
     cols = balance["country"].map(position).to_numpy(dtype=int)
-    missing = unreported_flows(countries, reported)
+    missing = unreported_flows(countries, reported, partial)
     return balance.assign(
         two_sided_share=shares[rows, cols] if len(balance) else np.array([], dtype=float),
         unreported_flows=balance["country"].map(missing).fillna("imports+exports").astype(str),
@@ -87,5 +114,5 @@ def headline_coverage(balance: pd.DataFrame, countries: Iterable[str] = ("USA", 
     for country in countries:
         flags = rows.loc[rows["country"] == country, "unreported_flows"]
         flag = str(flags.iloc[0]) if len(flags) else "imports+exports"
-        missing += [f"{country} {name}" for name in flag.split("+") if name]
+        missing += [f"{country} {name.replace('_partial', ' (partly)')}" for name in flag.split("+") if name]
     return {"two_sided_share": weighted, "missing_reporters": "; ".join(missing)}

@@ -461,11 +461,14 @@ def year_balance(
     trade_source: str = "trade table",
     production_source: str = "production table",
     reported: set[tuple[str, str]] | None = None,
+    partial: dict[tuple[str, str], float] | None = None,
 ) -> YearMFA:
     """The balance of one year at central coefficients, checked, with its residuals table.
 
     ``reported``: the (country, "imports"/"exports") flows that countries declared themselves this
-    year (reeflow.coverage.reported_flows); None when unknown, which marks nothing as unreported."""
+    year (reeflow.coverage.reported_flows); None when unknown, which marks nothing as unreported.
+    ``partial``: the flows whose partner declarations fall short of the reporter's World total
+    (reeflow.coverage.partial_flows)."""
     rule = mfa_config.get("negative_consumption", "clip_and_report")
     if rule not in NEGATIVE_CONSUMPTION_RULES:
         raise ReeflowError(
@@ -501,7 +504,9 @@ def year_balance(
     shares = trade_two_sided_shares(trade, commodities, countries, trade_source)
     if reported is None:
         reported = {(c, flow) for c in countries for flow in ("imports", "exports")}
-    table = balance_coverage(balance_table(balance, countries, year, has_statistic), shares, countries, reported)
+    table = balance_coverage(
+        balance_table(balance, countries, year, has_statistic), shares, countries, reported, partial
+    )
     residuals = residual_table(balance, countries, year, rule)
     return YearMFA(year, countries, flows, balance, table, residuals)
 
@@ -698,18 +703,23 @@ def run_mfa_year(
     mfa_config: Mapping[str, Any],
     outputs: Mapping[str, str],
     coverage_path: str | None = None,
+    world_check_path: str | None = None,
 ) -> None:
     """The mfa_year rule: one year's trade, production and coefficients -> resources/mfa/{year}/.
 
     ``coverage_path``: the year's reporter coverage (clean_trade), which says whose own
-    declarations exist; without it no flow is marked unreported."""
-    from reeflow.coverage import reported_flows
+    declarations exist; without it no flow is marked unreported. ``world_check_path``: the year's
+    World-vs-partners table, which says whose declarations cover only some partners."""
+    from reeflow.coverage import partial_flows, reported_flows
     from reeflow.io import write_parquet_atomic
 
     trade, production, commodities = load_year_inputs(trade_path, production_path, commodities_path)
     reported = None if coverage_path is None else reported_flows(read_parquet_checked(coverage_path, "coverage"))
+    partial = None
+    if world_check_path is not None:
+        partial = partial_flows(read_parquet_checked(world_check_path, "World-vs-partners check"))
     result = year_balance(
-        trade, production, commodities, year, mfa_config, str(trade_path), str(production_path), reported
+        trade, production, commodities, year, mfa_config, str(trade_path), str(production_path), reported, partial
     )
     tables = year_tables(result, commodities, mfa_config)
     b = result.balance_table

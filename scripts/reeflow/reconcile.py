@@ -240,9 +240,10 @@ def apply_cross_code(
 
     ``rules`` as from ``check_cross_code``. Per year, exporter and importer in a rule's scope, the
     exporter's declaration under a code of ``exporter_code`` minus the importer's declaration of the
-    same code family is moved to the code the importer declared under ``importer_code`` (its largest
-    such declaration), or to ``default_code`` where the importer declared nothing there (its data
-    may be missing: the exporter's word then stands alone, as for any one-sided flow)."""
+    same code family is moved to the code the importer declared under ``importer_code``:
+    ``default_code`` where the importer declared it, else its largest declaration of that family;
+    ``default_code`` too where the importer declared nothing there (its data may be missing: the
+    exporter's word then stands alone, as for any one-sided flow)."""
     if not rules or decl.empty:
         return decl.assign(cross_code=""), empty_table(CROSS_CODE_COLUMNS)
     decl = decl.assign(cross_code="").reset_index(drop=True)
@@ -269,8 +270,10 @@ def apply_cross_code(
                 continue
             cross = pair & decl["hs6"].str.startswith(rule["importer_code"])
             if cross.any():
-                target_idx = decl.loc[cross, "qty_t"].fillna(0.0).idxmax()
-                target, q_cross = str(decl.at[target_idx, "hs6"]), float(decl.loc[cross, "qty_t"].sum(min_count=1))
+                declared = decl.loc[cross, "qty_t"].fillna(0.0)
+                is_default = decl.loc[cross, "hs6"] == rule["default_code"]
+                target_idx = declared[is_default].idxmax() if is_default.any() else declared.idxmax()
+                target, q_cross = str(decl.at[target_idx, "hs6"]), float(decl.at[target_idx, "qty_t"])
             else:
                 target, q_cross = rule["default_code"], np.nan
             fraction = moved / q_exp

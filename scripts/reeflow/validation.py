@@ -126,7 +126,9 @@ USGS_ITEMS: dict[str, tuple[tuple[str, ...], ...]] = {
 FIT_INDICATORS: tuple[str, ...] = (
     "us_exports_ores_compounds", "us_exports_metals_alloys", "us_imports_compounds", "us_imports_metals_alloys",
 )  # fmt: skip
-SUMMARY_SCOPES: tuple[str, ...] = ("trade", "trade_covered")
+SUMMARY_SCOPES: tuple[str, ...] = ("trade", "trade_covered", "trade_complete")
+# The scope whose verdict names the rule the validation supports (README, report).
+DECISIVE_SCOPE = "trade_complete"
 NOT_INDEPENDENT: frozenset[str] = frozenset({"us_mine_production", "china_mine_production", "world_mine_production"})
 SALIENT_COLUMNS: tuple[str, ...] = ("year", "commodity", "statistic", "value", "code", "edition")
 
@@ -428,19 +430,44 @@ def notes(table: pd.DataFrame) -> pd.Series:
     return note
 
 
-def rule_fit(validation: pd.DataFrame, tolerance_factor: float = TOLERANCE_FACTOR) -> pd.DataFrame:
+def complete_us_flows(balance: pd.DataFrame, country: str = "USA") -> set[tuple[int, str]]:
+    """(year, "imports"/"exports") in which the US declared the flow itself, to every partner its
+    World total names (reeflow.coverage flags in the balance table). Only there can a gap between
+    model and USGS, which compiles the same US declarations, be laid at the mirror rule's door."""
+    if "unreported_flows" not in balance.columns:
+        return set()
+    rows = balance[balance["country"] == country].groupby("year")["unreported_flows"].first().fillna("")
+    out = set()
+    for year, flags in rows.items():
+        tokens = set(str(flags).split("+"))
+        out |= {(int(year), name) for name in ("imports", "exports") if not tokens & {name, f"{name}_partial"}}
+    return out
+
+
+def rule_fit(
+    validation: pd.DataFrame,
+    tolerance_factor: float = TOLERANCE_FACTOR,
+    complete: set[tuple[int, str]] | None = None,
+) -> pd.DataFrame:
     """Per mirror rule and scope: n, median and mean log ratio, share within the tolerance,
     net-exporter agreement (share of years whose model sign matches USGS's "E"), rank and verdict.
 
     Scopes: ``trade`` (every in-fit row: the validation's answer), ``trade_covered`` (only the
     year x indicator cells where the model has US trade under every rule, so that gaps in the
     trade data, which no rule can fix, do not swamp the differences between rules), then each
-    indicator alone."""
+    indicator alone. ``trade_complete`` (the decisive scope) keeps the cells whose US flow the US
+    declared in full that year (``complete``, from complete_us_flows): elsewhere the model misses
+    partners no rule can restore."""
     tol = math.log(tolerance_factor)
     rows = validation[validation["in_fit"].astype(bool)]
     status = validation[(validation["indicator"] == STATUS_INDICATOR) & validation["sign_agrees"].notna()]
     covered = rows.groupby(["year", "indicator"])["model_t"].transform(lambda m: bool((m > 0).all()))
-    scopes = [("trade", rows), ("trade_covered", rows[covered.astype(bool)])] + [
+    direction = np.where(rows["indicator"].str.contains("exports"), "exports", "imports")
+    is_complete = [(int(y), d) in (complete or set()) for y, d in zip(rows["year"], direction, strict=True)]
+    scopes = [
+        ("trade", rows), ("trade_covered", rows[covered.astype(bool)]),
+        ("trade_complete", rows[np.asarray(is_complete, dtype=bool)]),
+    ] + [
         (name, rows[rows["indicator"] == name]) for name in [*FIT_INDICATORS, *COMPONENTS]
     ]
     out = []
@@ -522,7 +549,7 @@ def build_validation(
     check_central(model_table, balance, central_rule, years)
     usgs = pd.concat([usgs_values(salient), input_production_values(production, world_check)], ignore_index=True)
     validation = compare(model_table, usgs, usgs_net_exporter(salient))
-    fit = rule_fit(validation)
+    fit = rule_fit(validation, complete=complete_us_flows(balance))
     if not validation["usgs_t"].notna().any():
         log.warning("no USGS salient statistic matches the modelled years: the comparison has no reference values")
     return validation, fit
@@ -574,6 +601,6 @@ def run_validation(
     )  # fmt: skip
     write_csv_atomic(validation, validation_path)
     write_csv_atomic(fit, fit_path)
-    best = fit[(fit["scope"] == "trade")]
+    best = fit[(fit["scope"] == DECISIVE_SCOPE)]
     log.info("validation: %s", best["verdict"].iloc[0] if len(best) else "no fit")
     return validation, fit

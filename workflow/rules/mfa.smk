@@ -19,6 +19,7 @@ rule mfa_year:
     input:
         trade="resources/clean/trade/{year}.parquet",
         coverage="resources/quality/{year}/coverage.parquet",
+        world_check="resources/quality/{year}/world_vs_partners.parquet",
         production="resources/clean/production.parquet",
         commodities=config["commodities"],
     output:
