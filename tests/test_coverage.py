@@ -52,10 +52,16 @@ def test_balance_rows_and_headline_name_the_missing_reporters() -> None:
 
 def test_partner_declarations_short_of_the_world_total_make_a_flow_partial() -> None:
     world_check = pd.DataFrame({
-        "reporter": ["CHN", "CHN", "USA", "USA"], "flow": ["X", "X", "M", "X"], "cmd_code": ["2846", "280530"] * 2,
-        "world_qty_t": [40_000.0, 1_000.0, 0.0, 50_000.0], "partners_qty_t": [8_000.0, 300.0, 4_000.0, 49_000.0],
+        "reporter": ["CHN", "CHN", "USA", "USA", "USA"], "flow": ["X", "X", "M", "X", "X"],
+        "cmd_code": ["2846", "280530", "2846", "284690", "280530"],
+        "world_qty_t": [40_000.0, 1_000.0, 0.0, 50_000.0, 500.0],
+        "partners_qty_t": [8_000.0, 950.0, 4_000.0, 49_000.0, 20.0],
     })  # fmt: skip
-    partial = partial_flows(world_check)
-    assert partial == {("CHN", "exports"): pytest.approx(8_300 / 41_000)}  # a zero World row says nothing
-    flags = unreported_flows(["CHN", "USA"], {("CHN", "imports"), ("CHN", "exports"), ("USA", "exports")}, partial)
-    assert flags == {"CHN": "exports_partial", "USA": "imports"}
+    table = pd.DataFrame({"hs_code": ["2846", "284690", "280530"], "stage": ["separation", "separation", "metal"]})
+    partial = partial_flows(world_check, table)
+    # a zero World row says nothing; China's metal exports are complete, its compounds are not
+    assert partial == {("CHN", "exports", "separation"): pytest.approx(0.2), ("USA", "exports", "metal"): 0.04}
+    reported = {("CHN", "imports"), ("CHN", "exports"), ("USA", "exports")}
+    assert unreported_flows(["CHN", "USA"], reported, partial, "separation") == {"CHN": "exports_partial",
+                                                                                 "USA": "imports"}
+    assert unreported_flows(["CHN", "USA"], reported, partial, "metal") == {"CHN": "", "USA": "imports+exports_partial"}

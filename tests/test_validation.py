@@ -233,3 +233,19 @@ def test_validation_figure_draws_full_and_empty_tables(tmp_path: Path) -> None:
     assert (tmp_path / "v.png").stat().st_size > 1000 and (tmp_path / "v.svg").is_file()
     save_figure(plot_validation(validation.iloc[0:0], "SYNTHETIC"), tmp_path / "e.png")
     assert (tmp_path / "e.png").is_file()
+
+
+def test_decisive_scope_keeps_only_cells_the_us_declared_in_full() -> None:
+    """SYNTHETIC: the US declares its exports in full in 2021 only; imports are partial at separation."""
+    from reeflow.validation import complete_us_flows, is_complete
+
+    balance = pd.DataFrame({
+        "year": [2020, 2020, 2021, 2021], "country": ["USA"] * 4, "stage": ["separation", "metal"] * 2,
+        "unreported_flows": ["imports+exports", "imports+exports", "imports_partial", ""],
+    })  # fmt: skip
+    complete = complete_us_flows(balance)
+    assert (2021, "exports", "separation") in complete and (2021, "imports", "metal") in complete
+    assert (2021, "imports", "separation") not in complete and (2020, "exports", "metal") not in complete
+    assert is_complete("us_exports_ores_compounds", 2021, complete | {(2021, "exports", "mining")})
+    assert not is_complete("us_imports_compounds", 2021, complete)
+    assert not is_complete("us_mine_production", 2021, complete)

@@ -8,10 +8,10 @@ its partners happened to declare. Every balance row therefore carries
 * ``two_sided_share``: the share of its traded REO-eq (imports + exports) on flows that both the
   exporter and the importer declared (NaN where the row has no trade);
 * ``unreported_flows``: which of the country's own trade flows it did not report that year
-  ("imports", "exports"), or reported only in part ("imports_partial", "exports_partial": its
-  declarations to named partners add up to less than PARTIAL_BELOW of its own World total, as in
-  a sample that asked for one partner), joined by "+", or ""; such flows are known, wholly or
-  partly, only from mirrors;
+  ("imports", "exports"), or, at this row's stage, reported only in part ("imports_partial",
+  "exports_partial": its declarations to named partners add up to less than PARTIAL_BELOW of its
+  own World total for the stage's codes, as in a sample that asked for one partner), joined by
+  "+", or ""; such flows are known, wholly or partly, only from mirrors;
 
 and the headline row says which of the US and China's flows nobody reported for itself.
 """
@@ -41,21 +41,41 @@ def reported_flows(coverage: pd.DataFrame) -> set[tuple[str, str]]:
     return set(zip(coverage["reporter"].astype(str), flows.dropna(), strict=False))
 
 
-def partial_flows(world_check: pd.DataFrame, below: float = PARTIAL_BELOW) -> dict[tuple[str, str], float]:
-    """(reporter, "imports"/"exports") whose partner declarations cover less than ``below`` of its
-    World total (t, over the codes with a positive World row), with that share."""
+def stage_of_codes(codes: pd.Series, table: pd.DataFrame) -> pd.Series:
+    """Stage of each reported code: the longest commodity-table code it starts with ('' if none)."""
+    rows = table.assign(hs_code=table["hs_code"].astype(str)).sort_values(
+        "hs_code", key=lambda c: c.str.len()
+    )  # fmt: skip
+    stage = pd.Series("", index=codes.index, dtype=object)
+    text = codes.astype(str)
+    for code, name in zip(rows["hs_code"], rows["stage"], strict=True):
+        stage[text.str.startswith(code)] = name  # longer codes come later and win
+    return stage
+
+
+def partial_flows(
+    world_check: pd.DataFrame, table: pd.DataFrame, below: float = PARTIAL_BELOW
+) -> dict[tuple[str, str, str], float]:
+    """(reporter, "imports"/"exports", stage) whose partner declarations cover less than ``below``
+    of the reporter's World total (t, over the codes of that stage with a positive World row)."""
     if world_check.empty:
         return {}
     rows = world_check[(world_check["world_qty_t"] > 0) & world_check["flow"].isin(list(FLOW_NAMES))]
-    sums = rows.groupby(["reporter", "flow"])[["world_qty_t", "partners_qty_t"]].sum(min_count=1)
+    rows = rows.assign(stage=stage_of_codes(rows["cmd_code"], table))
+    rows = rows[rows["stage"] != ""]
+    sums = rows.groupby(["reporter", "flow", "stage"])[["world_qty_t", "partners_qty_t"]].sum(min_count=1)
     share = (sums["partners_qty_t"].fillna(0.0) / sums["world_qty_t"]).clip(upper=1.0)
-    return {(str(r), FLOW_NAMES[str(f)]): float(v) for (r, f), v in share.items() if v < below}
+    return {(str(r), FLOW_NAMES[str(f)], str(st)): float(v) for (r, f, st), v in share.items() if v < below}
 
 
 def unreported_flows(
-    countries: Iterable[str], reported: set[tuple[str, str]], partial: dict[tuple[str, str], float] | None = None
+    countries: Iterable[str],
+    reported: set[tuple[str, str]],
+    partial: dict[tuple[str, str, str], float] | None = None,
+    stage: str | None = None,
 ) -> dict[str, str]:
-    """Per country, the own flows it did not report ('imports+exports' when neither) or reported in part."""
+    """Per country, the own flows it did not report ('imports+exports' when neither) or, at
+    ``stage``, reported only in part."""
     partial = partial or {}
     out = {}
     for country in countries:
@@ -63,7 +83,7 @@ def unreported_flows(
         for name in ("imports", "exports"):
             if (country, name) not in reported:
                 tokens.append(name)
-            elif (country, name) in partial:
+            elif stage is not None and (country, name, stage) in partial:
                 tokens.append(f"{name}_partial")
         out[country] = "+".join(tokens)
     return out
@@ -88,17 +108,20 @@ def balance_coverage(
     shares: np.ndarray,
     countries: list[str],
     reported: set[tuple[str, str]],
-    partial: dict[tuple[str, str], float] | None = None,
+    partial: dict[tuple[str, str, str], float] | None = None,
 ) -> pd.DataFrame:
     """``balance`` with COVERAGE_COLUMNS added (``shares`` is stage x country, as two_sided_shares)."""
     position = {c: i for i, c in enumerate(countries)}
     stage_pos = {s: i for i, s in enumerate(STAGES)}
     rows = balance["stage"].map(stage_pos).to_numpy(dtype=int)
     cols = balance["country"].map(position).to_numpy(dtype=int)
-    missing = unreported_flows(countries, reported, partial)
+    flags = pd.Series("imports+exports", index=balance.index, dtype=object)
+    for stage, part in balance.groupby("stage", sort=False):
+        missing = unreported_flows(countries, reported, partial, str(stage))
+        flags[part.index] = part["country"].map(missing).fillna("imports+exports")
     return balance.assign(
         two_sided_share=shares[rows, cols] if len(balance) else np.array([], dtype=float),
-        unreported_flows=balance["country"].map(missing).fillna("imports+exports").astype(str),
+        unreported_flows=flags.astype(str),
     )
 
 
@@ -112,7 +135,12 @@ def headline_coverage(balance: pd.DataFrame, countries: Iterable[str] = ("USA", 
     weighted = float((share[known] * traded[known]).sum() / traded[known].sum()) if known.any() else np.nan
     missing = []
     for country in countries:
-        flags = rows.loc[rows["country"] == country, "unreported_flows"]
-        flag = str(flags.iloc[0]) if len(flags) else "imports+exports"
-        missing += [f"{country} {name.replace('_partial', ' (partly)')}" for name in flag.split("+") if name]
+        flags = rows.loc[rows["country"] == country, "unreported_flows"].astype(str)
+        tokens = {t for flag in flags for t in flag.split("+") if t} if len(flags) else {"imports", "exports"}
+        for name in ("imports", "exports"):
+            if name in tokens:
+                missing.append(f"{country} {name}")
+            elif f"{name}_partial" in tokens:
+                stages = rows.loc[(rows["country"] == country) & flags.str.contains(f"{name}_partial"), "stage"]
+                missing.append(f"{country} {name} (partly: {', '.join(stages.astype(str))})")
     return {"two_sided_share": weighted, "missing_reporters": "; ".join(missing)}

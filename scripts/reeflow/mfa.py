@@ -461,7 +461,7 @@ def year_balance(
     trade_source: str = "trade table",
     production_source: str = "production table",
     reported: set[tuple[str, str]] | None = None,
-    partial: dict[tuple[str, str], float] | None = None,
+    partial: dict[tuple[str, str, str], float] | None = None,
 ) -> YearMFA:
     """The balance of one year at central coefficients, checked, with its residuals table.
 
@@ -717,7 +717,7 @@ def run_mfa_year(
     reported = None if coverage_path is None else reported_flows(read_parquet_checked(coverage_path, "coverage"))
     partial = None
     if world_check_path is not None:
-        partial = partial_flows(read_parquet_checked(world_check_path, "World-vs-partners check"))
+        partial = partial_flows(read_parquet_checked(world_check_path, "World-vs-partners check"), commodities)
     result = year_balance(
         trade, production, commodities, year, mfa_config, str(trade_path), str(production_path), reported, partial
     )

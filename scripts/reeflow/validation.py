@@ -430,24 +430,33 @@ def notes(table: pd.DataFrame) -> pd.Series:
     return note
 
 
-def complete_us_flows(balance: pd.DataFrame, country: str = "USA") -> set[tuple[int, str]]:
-    """(year, "imports"/"exports") in which the US declared the flow itself, to every partner its
+def complete_us_flows(balance: pd.DataFrame, country: str = "USA") -> set[tuple[int, str, str]]:
+    """(year, "imports"/"exports", stage) whose US flow the US declared itself, to every partner its
     World total names (reeflow.coverage flags in the balance table). Only there can a gap between
     model and USGS, which compiles the same US declarations, be laid at the mirror rule's door."""
     if "unreported_flows" not in balance.columns:
         return set()
-    rows = balance[balance["country"] == country].groupby("year")["unreported_flows"].first().fillna("")
+    rows = balance[balance["country"] == country]
     out = set()
-    for year, flags in rows.items():
+    for year, stage, flags in zip(rows["year"], rows["stage"], rows["unreported_flows"].fillna(""), strict=True):
         tokens = set(str(flags).split("+"))
-        out |= {(int(year), name) for name in ("imports", "exports") if not tokens & {name, f"{name}_partial"}}
+        out |= {(int(year), name, str(stage)) for name in ("imports", "exports")
+                if not tokens & {name, f"{name}_partial"}}  # fmt: skip
     return out
+
+
+def is_complete(indicator: str, year: int, complete: set[tuple[int, str, str]]) -> bool:
+    """Whether every stage of a trade indicator is fully declared by the US in ``year``."""
+    if indicator not in TRADE_INDICATORS:
+        return False
+    direction, stages = TRADE_INDICATORS[indicator]
+    return all((int(year), direction, stage) in complete for stage in stages)
 
 
 def rule_fit(
     validation: pd.DataFrame,
     tolerance_factor: float = TOLERANCE_FACTOR,
-    complete: set[tuple[int, str]] | None = None,
+    complete: set[tuple[int, str, str]] | None = None,
 ) -> pd.DataFrame:
     """Per mirror rule and scope: n, median and mean log ratio, share within the tolerance,
     net-exporter agreement (share of years whose model sign matches USGS's "E"), rank and verdict.
@@ -462,11 +471,11 @@ def rule_fit(
     rows = validation[validation["in_fit"].astype(bool)]
     status = validation[(validation["indicator"] == STATUS_INDICATOR) & validation["sign_agrees"].notna()]
     covered = rows.groupby(["year", "indicator"])["model_t"].transform(lambda m: bool((m > 0).all()))
-    direction = np.where(rows["indicator"].str.contains("exports"), "exports", "imports")
-    is_complete = [(int(y), d) in (complete or set()) for y, d in zip(rows["year"], direction, strict=True)]
+    pairs = zip(rows["indicator"], rows["year"], strict=True)
+    full = [is_complete(str(i), int(y), complete or set()) for i, y in pairs]
     scopes = [
         ("trade", rows), ("trade_covered", rows[covered.astype(bool)]),
-        ("trade_complete", rows[np.asarray(is_complete, dtype=bool)]),
+        ("trade_complete", rows[np.asarray(full, dtype=bool)]),
     ] + [
         (name, rows[rows["indicator"] == name]) for name in [*FIT_INDICATORS, *COMPONENTS]
     ]
