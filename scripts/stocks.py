@@ -1,4 +1,4 @@
-"""Dynamic in-use stocks and end-of-life flows of final products per country and year."""
+"""Dynamic in-use stocks and end-of-life flows by product, per country and year."""
 
 from reeflow.io import setup_logging
 from reeflow.stocks import run_stocks
@@ -7,7 +7,10 @@ from reeflow.stocks import run_stocks
 def main(smk) -> None:  # type: ignore[no-untyped-def]
     setup_logging(smk.log[0])
     run_stocks(
-        inflow_paths=list(smk.input.inflows),
+        balance_path=smk.input.balance,
+        flows_path=smk.input.flows,
+        commodities_path=smk.input.commodities,
+        end_uses={"shares": smk.input.shares, "products": smk.input.products},
         output=smk.output.stocks,
         lifetimes=dict(smk.params.lifetimes),
         years=list(smk.params.years),

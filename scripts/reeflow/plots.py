@@ -25,6 +25,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.container import BarContainer  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
@@ -248,9 +249,9 @@ def stage_legend(fig: Figure, extra: Sequence[Patch | Line2D] = ()) -> None:
     """One legend for the whole figure, above the panels (in place of a title: the caption has it),
     so it never hides a bar."""
     handles = [Patch(facecolor=STAGE_COLOURS[s], edgecolor="0.3", linewidth=0.3, label=s) for s in STAGES]
-    fig.legend(
-        handles=[*handles, *extra], loc="outside upper center", ncol=len(handles) + len(extra), fontsize=6.5
-    )
+    items = [*handles, *extra]
+    ncol = len(items) if len(items) <= 7 else (len(items) + 1) // 2  # two rows rather than cut off
+    fig.legend(handles=items, loc="outside upper center", ncol=ncol, fontsize=6.5)
 
 
 def _years(frame: pd.DataFrame) -> list[int]:
@@ -288,8 +289,8 @@ def plot_net_trade(
         Line2D([0], [0], color="black", marker="o", markersize=2.5, label="total (central)")
     ]
     if "unreported_flows" in balance.columns and (balance["unreported_flows"].fillna("") != "").any():
-        label = "hatched: country's own imports or exports unreported (mirror data only)"
-        extra.append(Patch(facecolor="white", edgecolor="0.3", hatch=UNREPORTED_HATCH, label=label))
+        extra.append(Patch(facecolor="white", edgecolor="0.3", hatch=UNREPORTED_HATCH, label="own flows unreported"))
+        extra.append(Patch(facecolor="white", edgecolor="0.3", hatch=PARTIAL_HATCH, label="partly reported"))
     if banded:
         extra.append(Patch(facecolor="0.2", alpha=0.18, label="total p05-p95"))
     stage_legend(fig, extra)
@@ -308,25 +309,17 @@ def _net_trade_panel(ax: Axes, balance: pd.DataFrame, uncertainty: pd.DataFrame,
     years = np.array([int(y) for y in table.index])
     pos_base = np.zeros(len(years))
     neg_base = np.zeros(len(years))
+    flags = unreported_flags(rows)
     for stage in [s for s in STAGES if s in table.columns]:
         values = table[stage].to_numpy(dtype=float)
         pos, neg = np.clip(values, 0, None), np.clip(values, None, 0)
-        ax.bar(
-            years,
-            pos,
-            bottom=pos_base,
-            color=STAGE_COLOURS[stage],
-            edgecolor="0.3",
-            linewidth=0.3,
-            width=0.8,
-            label=stage,
-        )
-        ax.bar(
-            years, neg, bottom=neg_base, color=STAGE_COLOURS[stage], edgecolor="0.3", linewidth=0.3, width=0.8
-        )
+        for part, base, label in ((pos, pos_base, stage), (neg, neg_base, None)):
+            bars = ax.bar(years, part, bottom=base, color=STAGE_COLOURS[stage], edgecolor="0.3", linewidth=0.3,
+                          width=0.8, label=label)  # fmt: skip
+            hatch_unreported(bars, years, stage, flags)
         pos_base += pos
         neg_base += neg
-    mark_unreported_years(ax, rows, years)
+    unreported_note(ax, flags)
     total = table.sum(axis=1).to_numpy(dtype=float)
     ax.plot(years, total, color="black", marker="o", markersize=2.5, label="total (central)")
     band = uncertainty.loc[uncertainty["indicator"] == NET_EXPORT_INDICATOR.get(country, "")]
@@ -355,31 +348,48 @@ def _net_trade_panel(ax: Axes, balance: pd.DataFrame, uncertainty: pd.DataFrame,
 # fig_sankey
 
 
-UNREPORTED_HATCH = "////"
+UNREPORTED_HATCH = "////"  # the country declared none of its imports or exports that year
+PARTIAL_HATCH = ".."  # it declared them to some partners only (short of its own World total)
 
 
-def unreported_years(rows: pd.DataFrame) -> dict[int, str]:
-    """Years in which the country did not report its own imports or exports, and which ones."""
+def unreported_flags(rows: pd.DataFrame) -> dict[tuple[int, str], set[str]]:
+    """(year, stage) -> the country's own flows it did not report, or reported in part (the
+    tokens of the balance's ``unreported_flows``); empty where the column is absent."""
     if "unreported_flows" not in rows.columns:
         return {}
-    flags = rows.groupby("year")["unreported_flows"].first().fillna("").astype(str)
-    return {int(year): flag for year, flag in flags.items() if flag}
+    out = {}
+    for year, stage, flag in zip(rows["year"], rows["stage"], rows["unreported_flows"].fillna(""), strict=True):
+        tokens = {t for t in str(flag).split("+") if t}
+        if tokens:
+            out[(int(year), str(stage))] = tokens
+    return out
 
 
-def mark_unreported_years(ax: Axes, rows: pd.DataFrame, years: np.ndarray) -> None:
-    """Hatch and fade the bars of years whose balance rests on partners' mirror declarations alone,
-    so that an export nobody reported is never read as a measured net import."""
-    flagged = unreported_years(rows)
-    if not flagged:
-        return
-    for container in ax.containers:
-        for patch, year in zip(container.patches, years, strict=False):
-            if int(year) in flagged:
-                patch.set_hatch(UNREPORTED_HATCH)
-                patch.set_alpha(0.45)
-    label = ", ".join(sorted({flag.replace("+", " and ") for flag in flagged.values()}))
-    ax.text(0.01, 0.02, f"hatched years: own {label} not reported", transform=ax.transAxes,
-            fontsize=7, color="0.25", va="bottom")  # fmt: skip
+def hatch_unreported(bars: BarContainer, years: np.ndarray, stage: str, flags: dict[tuple[int, str], set[str]]) -> None:
+    """Hatch and fade one stage's bars in the years whose value rests on partners' mirror
+    declarations alone (or in part), so that an export nobody reported is never read as a
+    measured net import."""
+    for patch, year in zip(bars.patches, years, strict=False):
+        tokens = flags.get((int(year), stage), set())
+        if tokens & {"imports", "exports"}:
+            patch.set_hatch(UNREPORTED_HATCH)
+            patch.set_alpha(0.45)
+        elif tokens:
+            patch.set_hatch(PARTIAL_HATCH)
+            patch.set_alpha(0.7)
+
+
+def unreported_note(ax: Axes, flags: dict[tuple[int, str], set[str]]) -> None:
+    """Say in the panel what the hatching stands for in this country's data."""
+    whole = sorted({t for f in flags.values() for t in f if "_" not in t})
+    part = sorted({t.split("_")[0] for f in flags.values() for t in f if t.endswith("_partial")})
+    notes = []
+    if whole:
+        notes.append(f"{UNREPORTED_HATCH}: own {' and '.join(whole)} not reported")
+    if part:
+        notes.append(f"{PARTIAL_HATCH}: own {' and '.join(part)} reported for some partners only")
+    if notes:
+        ax.text(0.01, 0.02, "; ".join(notes), transform=ax.transAxes, fontsize=7, color="0.25", va="bottom")
 
 
 def plot_sankey(
@@ -964,7 +974,10 @@ def render_quality(
 
 
 def render_stocks(stocks: str, png: str, svg: str, source: str) -> None:
-    save_figure(plot_stocks(read_table(stocks, STOCKS_COLUMNS), source), png, svg)
+    table = read_table(stocks, STOCKS_COLUMNS)
+    if "use" in table.columns:  # dissipative uses build no stock and have no end-of-life flow
+        table = table[table["use"] != "dissipative"]
+    save_figure(plot_stocks(table, source), png, svg)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1026,3 +1039,96 @@ def plot_validation(validation: pd.DataFrame, source: str) -> Figure:
 
 def render_validation(validation: str, png: str, svg: str, source: str) -> None:
     save_figure(plot_validation(read_table(validation, VALIDATION_PLOT_COLUMNS), source), png, svg)
+
+
+# --------------------------------------------------------------------------------------------
+# fig_end_uses: final-stage consumption by end use, in-use stock range, cars and wind vs proxies
+
+HEIGHTS["end_uses"] = 2.8
+END_USE_STOCK_COLUMNS = (*STOCKS_COLUMNS, "use")
+PLAUSIBILITY_PLOT_COLUMNS = ("check", "year", "model_t", "low_t", "central_t", "high_t")
+STOCKS_RANGE_COLUMNS = ("year", "quantity", "central", "p05", "p95")
+PROXY_STYLES: dict[str, tuple[str, str]] = {
+    "cars_inflow": (OKABE_ITO["blue"], "electrified cars"),
+    "wind_inflow": (OKABE_ITO["vermillion"], "wind generators"),
+}
+
+
+def plot_end_uses(stocks: pd.DataFrame, plausibility: pd.DataFrame, ranges: pd.DataFrame, source: str) -> Figure:
+    """Global inflow by product (stock vs dissipative), in-use stock with its Monte Carlo range,
+    and cars and wind inflows against the physical proxies."""
+    fig, axes = new_figure("end_uses", 1, 3)
+    _end_use_inflow_panel(axes[0, 0], stocks)
+    _stock_range_panel(axes[0, 1], ranges)
+    _proxy_panel(axes[0, 2], plausibility)
+    add_source(fig, source)
+    return fig
+
+
+def _end_use_inflow_panel(ax: Axes, stocks: pd.DataFrame) -> None:
+    ax.set_title("Final consumption by product", loc="left")
+    if stocks.empty or float(stocks["inflow_t"].fillna(0).sum()) <= 0:
+        no_data_panel(ax, "end-use inflows")
+        return
+    use = stocks.groupby("product")["use"].first().fillna("stock")
+    table = stocks.pivot_table(index="year", columns="product", values="inflow_t", aggfunc="sum").fillna(0.0)
+    table.index = table.index.astype(int)
+    stock_products = [p for p in table.columns if use.get(p) != "dissipative"]
+    lost = [p for p in table.columns if use.get(p) == "dissipative"]
+    table = table[stock_products + lost]
+    colours = [OTHER_COLOURS[k % len(OTHER_COLOURS)] for k in range(len(stock_products))]
+    greys = [str(0.55 + 0.35 * k / max(len(lost) - 1, 1)) for k in range(len(lost))]
+    ax.stackplot(table.index, table.T.to_numpy(), labels=[str(c) for c in table.columns],
+                 colors=colours + greys, edgecolor="white", linewidth=0.3)
+    ax.set_xlabel("Year")
+    ax.set_ylabel(f"{UNIT} per year")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=4.5, loc="upper left", ncol=2)
+
+
+def _stock_range_panel(ax: Axes, ranges: pd.DataFrame) -> None:
+    ax.set_title("Global in-use stock (5-95%)", loc="left")
+    rows = ranges[ranges["quantity"] == "in_use_stock_t"].sort_values("year")
+    if rows.empty or float(rows["central"].fillna(0).sum()) <= 0:
+        no_data_panel(ax, "in-use stock range")
+        return
+    years = rows["year"].astype(int)
+    ax.fill_between(years, rows["p05"], rows["p95"], color=OKABE_ITO["blue"], alpha=0.25, linewidth=0)
+    ax.plot(years, rows["central"], color=OKABE_ITO["blue"], linewidth=1.1)
+    ax.set_xlabel("Year")
+    ax.set_ylabel(UNIT)
+    ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5, integer=True))
+
+
+def _proxy_panel(ax: Axes, plausibility: pd.DataFrame) -> None:
+    ax.set_title("Cars, wind vs proxies", loc="left")
+    rows = plausibility[plausibility["check"].isin(list(PROXY_STYLES))]
+    if rows.empty:
+        no_data_panel(ax, "proxy years")
+        return
+    for k, (check, (colour, label)) in enumerate(PROXY_STYLES.items()):
+        sub = rows[rows["check"] == check].sort_values("year")
+        if sub.empty:
+            continue
+        x = sub["year"].astype(int) + (k - 0.5) * 0.2
+        ax.vlines(x, sub["low_t"], sub["high_t"], color=colour, linewidth=2.5, alpha=0.35)
+        ax.plot(x, sub["central_t"], linestyle="none", marker="o", markersize=2.5, color=colour)
+        ax.plot(sub["year"].astype(int), sub["model_t"], color=colour, linewidth=1.1, marker="s", markersize=2.5,
+                label=f"{label}, model")
+    ax.plot([], [], color="0.4", linewidth=2.5, alpha=0.35, label="proxy low-high (dot: central)")
+    ax.set_xlabel("Year")
+    ax.set_ylabel(f"{UNIT} per year")
+    ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.legend(fontsize=5, loc="upper left")
+
+
+def render_end_uses(stocks: str, plausibility: str, ranges: str, png: str, svg: str, source: str) -> None:
+    table = read_table(stocks, STOCKS_COLUMNS)
+    if "use" not in table.columns:
+        table["use"] = "stock"
+    fig = plot_end_uses(
+        table, read_table(plausibility, PLAUSIBILITY_PLOT_COLUMNS), read_table(ranges, STOCKS_RANGE_COLUMNS), source
+    )
+    save_figure(fig, png, svg)

@@ -1,4 +1,4 @@
-"""Dynamic in-use stocks of REE in final products (cars, wind), inflow-driven, per country.
+"""Dynamic in-use stocks of REE in final products, inflow-driven, per country and product.
 
 The model is ODYM's inflow-driven DynamicStockModel written directly on numpy: a cohort entering
 use in year c is still in use in year m with probability sf[m - c] (the survival curve of its
@@ -9,10 +9,12 @@ lifetime distribution, age 0 in the inflow year, as in ODYM), so
 
 The outflow is the end-of-life flow, i.e. the secondary-supply potential.
 
-Inflow per country and product = the final stage's apparent consumption (floored at 0) times the
-product's share of that country's final-stage trade (imports + exports, t REO-eq): trade is the
-only product-resolved signal we have, since derived production is not split by product; a country
-with no final-stage trade gets the world's product shares of final-stage trade that year.
+Inflows per country and product come from reeflow.end_uses: the final stage's consumption split
+among applications and products by cited end-use shares, traded final goods (cars, wind) keeping
+their measured net imports. Stock products (use ``stock``) build stocks with the lifetimes of
+``mfa.lifetimes``; dissipative uses (polishing, FCC catalysts, glass, ...) are lost in the year of
+use: stock 0, no end-of-life outflow, ``dissipated_t`` = inflow. (``product_inflows`` below is the
+superseded trade-share split, still written per year by mfa_year but no longer read by the stocks.)
 
 Initial stock (``mfa.initial_stock``): ``zero`` (use starts in the first year) or
 ``steady_state``: every year before the first had the first year's inflow, for ever, so the
@@ -34,7 +36,16 @@ from reeflow.io import ReeflowError
 
 log = logging.getLogger(__name__)
 
-STOCK_COLUMNS: list[str] = ["year", "country", "product", "inflow_t", "stock_t", "outflow_t"]
+STOCK_COLUMNS: list[str] = [
+    "year",
+    "country",
+    "product",
+    "inflow_t",
+    "stock_t",
+    "outflow_t",
+    "use",
+    "dissipated_t",
+]
 INFLOW_COLUMNS: list[str] = ["year", "country", "product", "inflow_t"]
 DISTRIBUTIONS: tuple[str, ...] = ("normal", "weibull", "lognormal", "fixed")
 # Ages beyond this many mean lifetimes hold nothing worth counting (used for the steady state).
@@ -172,10 +183,34 @@ def stocks_table(
     initial: str = "zero",
 ) -> pd.DataFrame:
     """Run the stock model for every country and product: year, country, product, inflow_t,
-    stock_t, outflow_t over ``years`` (missing years count as zero inflow)."""
+    stock_t, outflow_t, use, dissipated_t over ``years`` (missing years count as zero inflow).
+    Products whose ``use`` is ``dissipative`` build no stock: outflow 0, dissipated_t = inflow_t."""
     years = list(years)
     frames = []
+    if "use" not in inflows.columns:
+        inflows = inflows.assign(use="stock")
     for product, rows in inflows.groupby("product", sort=True):
+        if (rows["use"] == "dissipative").all():
+            wide = rows.pivot_table(
+                index="country", columns="year", values="inflow_t", aggfunc="sum", fill_value=0.0
+            ).reindex(columns=years, fill_value=0.0)
+            n = len(wide)
+            flat = wide.to_numpy().ravel()
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "year": np.tile(years, n),
+                        "country": np.repeat(wide.index.astype(str).to_numpy(), len(years)),
+                        "product": str(product),
+                        "inflow_t": flat,
+                        "stock_t": 0.0,
+                        "outflow_t": 0.0,
+                        "use": "dissipative",
+                        "dissipated_t": flat,
+                    }
+                )
+            )
+            continue
         if product not in lifetimes:
             raise ReeflowError(
                 f"config mfa.lifetimes: no lifetime for product {product!r} (from the commodity table's "
@@ -198,12 +233,14 @@ def stocks_table(
                     "inflow_t": wide.to_numpy().ravel(),
                     "stock_t": stock.ravel(),
                     "outflow_t": outflow.ravel(),
+                    "use": "stock",
+                    "dissipated_t": 0.0,
                 }
             )
         )
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in STOCK_COLUMNS}).astype(
-            {"year": "int64", "country": "string", "product": "string"}
+            {"year": "int64", "country": "string", "product": "string", "use": "string"}
         )
     out = pd.concat(frames, ignore_index=True)
     out["country"] = out["country"].astype(str)
@@ -211,19 +248,52 @@ def stocks_table(
     return out[STOCK_COLUMNS].sort_values(["product", "country", "year"]).reset_index(drop=True)
 
 
+def global_stock(
+    inflow: np.ndarray, lifetime: Mapping[str, Any], n_years: int, initial: str = "zero"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stock and outflow of one inflow series (or several, rows) with one lifetime: the model is
+    linear, so the global stock is the stock of the global inflow."""
+    tail = survival_curve(lifetime, max(horizon_for(lifetime), n_years))
+    stock, outflow, _ = stock_model(inflow, tail[:n_years], initial, tail_sf=tail)
+    return stock, outflow
+
+
 def run_stocks(
-    inflow_paths: Sequence[str],
+    balance_path: str,
+    flows_path: str,
+    commodities_path: str,
+    end_uses: Mapping[str, str],
     output: str,
     lifetimes: Mapping[str, Mapping[str, Any]],
     years: Sequence[int],
     initial: str,
 ) -> None:
-    """The stocks rule: per-year product inflows -> results/mfa/stocks.parquet."""
+    """The stocks rule: final-stage consumption (balance), traded final goods (flows) and the end-use
+    tables -> results/mfa/stocks.parquet."""
+    from reeflow.commodities import load_commodities
+    from reeflow.end_uses import check_products, end_use_inflows, load_end_use_products, load_end_use_shares
     from reeflow.io import write_parquet_atomic
     from reeflow.mfa import read_parquet_checked
 
-    inflows = pd.concat([read_parquet_checked(p, "product inflows") for p in inflow_paths], ignore_index=True)
+    balance = read_parquet_checked(balance_path, "balance")
+    flows = read_parquet_checked(flows_path, "flows")
+    commodities = load_commodities(commodities_path)
+    product_of_code = {
+        str(c): str(p) for c, p in zip(commodities["hs_code"], commodities["product"], strict=True) if str(p)
+    }
+    shares = load_end_use_shares(end_uses["shares"])
+    products = load_end_use_products(end_uses["products"], sorted(shares["application"].unique()))
+    check_products(products, sorted(set(product_of_code.values())), lifetimes, end_uses["products"])
+    inflows = end_use_inflows(balance, flows, product_of_code, shares, products, years)
     table = stocks_table(inflows, lifetimes, years, initial)
+    final = (
+        balance[balance["stage"] == "final"]
+        .groupby("year")["apparent_consumption_t"]
+        .apply(lambda s: s.clip(lower=0).sum())
+    )
+    gap = (table.groupby("year")["inflow_t"].sum().reindex(final.index, fill_value=0.0) - final).abs().max()
+    if gap > 1e-6 * max(1.0, float(final.abs().max())):
+        raise ReeflowError(f"stocks: product inflows differ from final-stage consumption by {gap:.3g} t (a bug)")
     log.info(
         "stocks: %d rows, %d countries, products %s",
         len(table),

@@ -72,11 +72,23 @@ rule collect_mfa:
         "../../scripts/collect_mfa.py"
 
 
+# End uses (issue #12): the final stage's consumption split among applications and products by
+# the cited tables of config end_uses; stock products build stocks, dissipative uses are lost.
+END_USES = config.get("end_uses") or {}
+END_USE_TABLES = {
+    "shares": END_USES.get("shares", "config/end_uses.csv"),
+    "products": END_USES.get("products", "config/end_use_products.csv"),
+}
+
+
 rule stocks:
     message:
-        "In-use stocks and end-of-life flows of final products, every country"
+        "In-use stocks and end-of-life flows by product (end-use split of final consumption), every country"
     input:
-        inflows=MFA_YEAR_PATHS["product_inflows"],
+        balance="results/mfa/balance.parquet",
+        flows="results/mfa/flows.parquet",
+        commodities=config["commodities"],
+        **END_USE_TABLES,
     output:
         stocks="results/mfa/stocks.parquet",
     params:

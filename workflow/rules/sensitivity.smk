@@ -137,3 +137,36 @@ TARGETS += [
     rules.sensitivity_oat.output,
     rules.sensitivity_sobol.output,
 ]
+
+
+rule stocks_range:
+    message:
+        "Sensitivity of in-use stocks: Monte Carlo over end-use shares and lifetimes"
+    input:
+        balance="results/mfa/balance.parquet",
+        flows="results/mfa/flows.parquet",
+        commodities=config["commodities"],
+        **END_USE_TABLES,
+    output:
+        range="results/sensitivity/stocks_range.csv",
+    params:
+        end_uses={key: END_USES.get(key, default) for key, default in (("draws", 200), ("lifetime_range", 0.2))},
+        lifetimes=MFA.get("lifetimes", {}),
+        initial_stock=MFA.get("initial_stock", "zero"),
+        years=YEARS,
+        seed=config["sensitivity"]["seed"],
+    log:
+        "logs/sensitivity/stocks_range.log",
+    benchmark:
+        "benchmarks/sensitivity/stocks_range.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../../scripts/stocks_range.py"
+
+
+TARGETS += [rules.stocks_range.output]

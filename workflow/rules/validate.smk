@@ -73,3 +73,67 @@ rule fig_validation:
 
 
 TARGETS += [rules.validate.output, rules.fig_validation.output]
+
+
+# End uses (issue #12): modelled cars and wind inflows against independent physical proxies
+# (capacity additions, vehicle sales x magnet intensity), and the in-use stock against consumption.
+rule end_use_plausibility:
+    message:
+        "Validation: cars and wind inflows against physical proxies, in-use stock against consumption"
+    input:
+        stocks="results/mfa/stocks.parquet",
+        balance="results/mfa/balance.parquet",
+        proxies=END_USES.get("proxies", "config/end_use_proxies.csv"),
+    output:
+        plausibility=report(
+            "results/validation/end_use_plausibility.csv",
+            caption="../report/end_use_plausibility.rst",
+            category="Validation",
+            labels={"item": "End uses: model vs physical proxies"},
+        ),
+    log:
+        "logs/validation/end_use_plausibility.log",
+    benchmark:
+        "benchmarks/validation/end_use_plausibility.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    conda:
+        ENV
+    script:
+        "../../scripts/validate_end_uses.py"
+
+
+rule fig_end_uses:
+    message:
+        "Figure: final-stage consumption by end use; cars and wind inflows against physical proxies"
+    input:
+        stocks="results/mfa/stocks.parquet",
+        plausibility="results/validation/end_use_plausibility.csv",
+        range="results/sensitivity/stocks_range.csv",
+    output:
+        png=report(
+            "results/figures/fig_end_uses.png",
+            caption="../report/fig_end_uses.rst",
+            category="Stocks",
+            labels={"figure": "End uses and plausibility of cars and wind inflows"},
+        ),
+        svg="results/figures/fig_end_uses.svg",
+    params:
+        source=FIGURE_SOURCE,
+    log:
+        "logs/figures/fig_end_uses.log",
+    benchmark:
+        "benchmarks/figures/fig_end_uses.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../../scripts/plot_end_uses.py"
+
+
+TARGETS += [rules.end_use_plausibility.output, rules.fig_end_uses.output]
