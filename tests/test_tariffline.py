@@ -380,8 +380,9 @@ def test_offline_config_lists_the_real_files(repo_root: Path) -> None:
 @pytest.mark.workflow
 def test_offline_dry_run_plans_the_tariffline_year(real_data: Path, repo_root: Path) -> None:
     run = subprocess.run(
+        # --forcerun: plan the job even where an earlier run left the file in the checkout
         [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "resources/raw/tariffline/2023.json",
-         "--configfile", "config/offline.yaml"],
+         "--forcerun", "download_tariffline", "--configfile", "config/offline.yaml"],
         cwd=repo_root, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]

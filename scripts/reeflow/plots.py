@@ -1076,7 +1076,9 @@ def _end_use_inflow_panel(ax: Axes, stocks: pd.DataFrame) -> None:
     stock_products = [p for p in table.columns if use.get(p) != "dissipative"]
     lost = [p for p in table.columns if use.get(p) == "dissipative"]
     table = table[stock_products + lost]
-    colours = [OTHER_COLOURS[k % len(OTHER_COLOURS)] for k in range(len(stock_products))]
+    # Okabe-Ito first, then hatch-free tints: every stock product keeps a colour of its own
+    palette = [*OTHER_COLOURS, OKABE_ITO["blue"], OKABE_ITO["vermillion"], "#8C564B", "#BCBD22", "#17BECF"]
+    colours = [palette[k % len(palette)] for k in range(len(stock_products))]
     greys = [str(0.55 + 0.35 * k / max(len(lost) - 1, 1)) for k in range(len(lost))]
     ax.stackplot(table.index, table.T.to_numpy(), labels=[str(c) for c in table.columns],
                  colors=colours + greys, edgecolor="white", linewidth=0.3)
