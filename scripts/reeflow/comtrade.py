@@ -367,9 +367,11 @@ def client_from_scope(
     api_key: str | None,
     sleep: Callable[[float], None] = time.sleep,
     session: requests.Session | None = None,
+    client_class: type[ComtradeClient] | None = None,
 ) -> ComtradeClient:
-    """A client with the scope's limits (scope = params.scope built by comtrade_scope())."""
-    return ComtradeClient(
+    """A client with the scope's limits (scope = params.scope built by comtrade_scope()); the
+    tariff-line client shares them (``client_class``)."""
+    return (client_class or ComtradeClient)(
         base_url=str(scope["base_url"]),
         max_records=int(scope["max_records"]),
         api_key=api_key or None,

@@ -604,9 +604,11 @@ def stocks_range(
     return pd.DataFrame(rows, columns=RANGE_COLUMNS)
 
 
-def _inputs(
+def load_stock_inputs(
     balance_path: str, flows_path: str, commodities_path: str, end_uses: Mapping[str, str], lifetimes: Mapping[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str], pd.DataFrame, pd.DataFrame]:
+    """Balance, flows, the product of each traded code, end-use shares and products, checked together
+    (the stocks rule and its Monte Carlo read the same inputs)."""
     from reeflow.commodities import load_commodities
     from reeflow.mfa import read_parquet_checked
 
@@ -636,7 +638,7 @@ def run_stocks_range(
     """The stocks_range rule -> results/sensitivity/stocks_range.csv."""
     from reeflow.io import write_csv_atomic
 
-    balance, flows, product_of_code, shares, products = _inputs(
+    balance, flows, product_of_code, shares, products = load_stock_inputs(
         balance_path, flows_path, commodities_path, end_uses, lifetimes
     )
     table = stocks_range(

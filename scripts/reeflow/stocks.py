@@ -270,20 +270,12 @@ def run_stocks(
 ) -> None:
     """The stocks rule: final-stage consumption (balance), traded final goods (flows) and the end-use
     tables -> results/mfa/stocks.parquet."""
-    from reeflow.commodities import load_commodities
-    from reeflow.end_uses import check_products, end_use_inflows, load_end_use_products, load_end_use_shares
+    from reeflow.end_uses import end_use_inflows, load_stock_inputs
     from reeflow.io import write_parquet_atomic
-    from reeflow.mfa import read_parquet_checked
 
-    balance = read_parquet_checked(balance_path, "balance")
-    flows = read_parquet_checked(flows_path, "flows")
-    commodities = load_commodities(commodities_path)
-    product_of_code = {
-        str(c): str(p) for c, p in zip(commodities["hs_code"], commodities["product"], strict=True) if str(p)
-    }
-    shares = load_end_use_shares(end_uses["shares"])
-    products = load_end_use_products(end_uses["products"], sorted(shares["application"].unique()))
-    check_products(products, sorted(set(product_of_code.values())), lifetimes, end_uses["products"])
+    balance, flows, product_of_code, shares, products = load_stock_inputs(
+        balance_path, flows_path, commodities_path, end_uses, lifetimes
+    )
     inflows = end_use_inflows(balance, flows, product_of_code, shares, products, years)
     table = stocks_table(inflows, lifetimes, years, initial)
     final = (

@@ -31,6 +31,7 @@ import pandas as pd
 import pycountry
 import requests
 
+from reeflow import comtrade
 from reeflow.comtrade import (
     ComtradeClient,
     Query,
@@ -351,21 +352,8 @@ class TarifflineQuery(Query):
         aggregateBy, which the tariff-line endpoints do not take. partner2Code 0, customsCode C00 and
         motCode 0 ask for totals as for v1; that the tariff-line data carry these totals is the v1
         convention, not confirmed for tariff lines (the endpoints list them as optional filters)."""
-        params = {"period": str(self.year)}
-        if self.reporters is not None:
-            params["reporterCode"] = ",".join(str(c) for c in self.reporters)
-        params.update(
-            {
-                "cmdCode": ",".join(self.cmd_codes),
-                "flowCode": ",".join(self.flows),
-                "partner2Code": "0",
-                "customsCode": "C00",
-                "motCode": "0",
-                "maxRecords": str(max_records),
-                "format": "JSON",
-                "includeDesc": "true",
-            }
-        )
+        params = super().params(max_records)
+        params.pop("breakdownMode", None)
         return params
 
 
@@ -424,18 +412,9 @@ def client_from_scope(
     sleep: Callable[[float], None] = time.sleep,
     session: requests.Session | None = None,
 ) -> TarifflineClient:
-    return TarifflineClient(
-        base_url=str(scope["base_url"]),
-        max_records=int(scope["max_records"]),
-        api_key=api_key or None,
-        max_tries=int(scope.get("max_tries", 6)),
-        backoff_seconds=float(scope.get("backoff_seconds", 2.0)),
-        max_backoff_seconds=float(scope.get("max_backoff_seconds", 120.0)),
-        timeout_seconds=float(scope.get("timeout_seconds", 120.0)),
-        pause_seconds=float(scope.get("pause_seconds", 1.0)),
-        sleep=sleep,
-        session=session or requests.Session(),
-    )
+    """The tariff-line client with the scope's limits (the same settings as the HS client)."""
+    client = comtrade.client_from_scope(scope, api_key, sleep, session, client_class=TarifflineClient)
+    return client  # type: ignore[return-value]  # built as client_class
 
 
 # --------------------------------------------------------------------------------------------
