@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from reeflow.raw import V1_FIELDS  # noqa: E402
+from reeflow.acquire.raw import V1_FIELDS  # noqa: E402
 
 SEED = 20240201
 YEARS = (2018, 2019, 2020, 2021)

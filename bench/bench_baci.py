@@ -26,7 +26,7 @@ import pyarrow.csv as pacsv
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from reeflow.baci import country_member, year_member  # noqa: E402
+from reeflow.acquire.baci import country_member, year_member  # noqa: E402
 from reeflow.commodities import load_commodities  # noqa: E402
 
 VERSION = "209901"  # SYNTHETIC release version
@@ -70,7 +70,7 @@ def write_release(folder: Path, rows: int, table_codes: list[str]) -> Path:
 
 def child_extract(archive: str, out_dir: str) -> None:
     """Runs in the child: register then extract, print timings as JSON."""
-    from reeflow.baci import extract_year, register_archive
+    from reeflow.acquire.baci import extract_year, register_archive
 
     codes = list(load_commodities(ROOT / "config" / "commodities.csv")["hs_code"])
     out = Path(out_dir)

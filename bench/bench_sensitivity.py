@@ -26,7 +26,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from reeflow import sensitivity as sens  # noqa: E402
+from reeflow.sensitivity import montecarlo as sens  # noqa: E402
 
 YIELDS = {"separation": 0.95, "metal": 0.80, "intermediate": 0.90, "final": 0.95}
 

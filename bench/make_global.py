@@ -27,8 +27,8 @@ import pycountry
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from reeflow.acquire.comtrade import comtrade_code_from_iso3  # noqa: E402
 from reeflow.commodities import load_commodities  # noqa: E402
-from reeflow.comtrade import comtrade_code_from_iso3  # noqa: E402
 
 N_REPORTERS = 230
 N_PARTNERS = 250

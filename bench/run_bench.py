@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from reeflow.commodities import STAGES, load_commodities  # noqa: E402
 from reeflow.io import sha256_bytes  # noqa: E402
-from reeflow.mfa import trace_year, year_balance, yields_vector  # noqa: E402
+from reeflow.mfa.balance import trace_year, year_balance, yields_vector  # noqa: E402
 from workflow_helpers import planned_jobs  # noqa: E402
 
 
@@ -109,7 +109,7 @@ def change_one_year(workdir: Path, year: int) -> None:
 
 
 def pandas_reo(trade: pd.DataFrame, commodities: pd.DataFrame) -> pd.DataFrame:
-    """REO-eq of every supply flow by a merge with the commodity table (same rules as reeflow.mfa)."""
+    """REO-eq of every supply flow by a merge with the commodity table (same rules as reeflow.mfa.balance)."""
     rows = trade[~trade["reexport"] & (trade["exporter"] != trade["importer"])]
     rows = rows.merge(commodities, left_on="hs6", right_on="hs_code", how="inner", suffixes=("", "_table"))
     items = rows["qty_items"].fillna(rows["qty_t"] / rows["item_mass_t"])
@@ -146,7 +146,7 @@ def pandas_trace(traces: list, countries: list[str], origin_countries: np.ndarra
                  tol: float = 1e-13, max_iter: int = 5000) -> list[pd.DataFrame]:
     """Origin shares by fixed-point iteration over DataFrames: a country's supply mix is its own
     production's mix plus the mixes its imports carry, repeated until nothing changes. It solves
-    the same scaled system as reeflow.tracing (the scaled flow matrices are taken from there)."""
+    the same scaled system as reeflow.mfa.tracing (the scaled flow matrices are taken from there)."""
     labels = [countries[i] for i in origin_countries] + ["UNATTRIBUTED"]
     previous = pd.DataFrame(0.0, index=countries, columns=labels)
     for j, i in enumerate(origin_countries):

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from reeflow.raw import V1_FIELDS  # noqa: E402  (the 47 fields of a Comtrade v1 record)
+from reeflow.acquire.raw import V1_FIELDS  # noqa: E402  (the 47 fields of a Comtrade v1 record)
 
 
 @dataclass

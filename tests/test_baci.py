@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reeflow.baci import (
+from reeflow.acquire.baci import (
     TRADE_COLUMNS,
     CodeFilter,
     applicable_commodities,

@@ -25,7 +25,7 @@ from comtrade_server import (
     synthetic_record,
 )
 from comtrade_server import comtrade_server as comtrade_server  # noqa: F401 (fixture)
-from reeflow.comtrade import (
+from reeflow.acquire.comtrade import (
     KEY_HEADER,
     ComtradeClient,
     Query,
@@ -38,10 +38,10 @@ from reeflow.comtrade import (
     select_records,
     split_query,
 )
+from reeflow.acquire.raw import comtrade_records
 from reeflow.countries import iso3_from_comtrade
 from reeflow.http import HttpError
 from reeflow.io import ReeflowError, sha256_file
-from reeflow.raw import comtrade_records
 
 SECRET = "FAKE-KEY-7f3c9a-do-not-leak"
 CODES = ["280530", "2846"]

@@ -1,4 +1,4 @@
-"""reeflow.coverage: which balance values rest on two declarations, one, or none of the country's own (SYNTHETIC)."""
+"""reeflow.mfa.coverage: which balance values rest on two declarations, one, or none (SYNTHETIC)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reeflow.coverage import (
+from reeflow.mfa.coverage import (
     balance_coverage,
     headline_coverage,
     partial_flows,

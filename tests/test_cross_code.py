@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 from test_trade import CHN, JPN, USA, v1_record
 
-from reeflow import hs
+from reeflow.clean import hs
+from reeflow.clean.declarations import reported_from_records, sum_tariff_line_rows
+from reeflow.clean.quality import cross_code_in_reo
+from reeflow.clean.reconcile import check_cross_code, reconcile_with_matches
 from reeflow.commodities import load_commodities
 from reeflow.io import ReeflowError
-from reeflow.quality import cross_code_in_reo
-from reeflow.reconcile import check_cross_code, reconcile_with_matches
 from reeflow.schemas import TRADE_SCHEMA, validate_table
-from reeflow.trade import reported_from_records, sum_tariff_line_rows
 
 TABLE: list[dict[str, str]] = [
     {"hs_code": "253090", "stage": "mining", "unit_basis": "t", "revisions": "", "reporter": ""},
@@ -32,7 +32,7 @@ RULE: dict[str, Any] = {
 
 
 def tariff_line(partner: int = USA, cmd: str = "25309020", kg: float = 60_000_000.0, **extra: Any) -> dict[str, Any]:
-    """A SYNTHETIC China import tariff-line record, as reeflow.raw.tariffline_records returns them."""
+    """A SYNTHETIC China import tariff-line record, as reeflow.acquire.raw.tariffline_records returns them."""
     return v1_record(reporter=CHN, partner=partner, flow="M", cmd=cmd, kg=kg, rev="H6", isTariffLine=True, **extra)
 
 
@@ -242,7 +242,7 @@ def test_commodity_table_national_rows_are_checked(tmp_path, row: dict[str, str]
 
 def test_real_china_tariff_lines_meet_the_usa_declarations(real_data) -> None:
     """REAL: the USA's 2023 HS 2846 exports to China meet China's 2530.90.20 imports from the USA."""
-    from reeflow.raw import read_comtrade_file
+    from reeflow.acquire.raw import read_comtrade_file
 
     usa = read_comtrade_file(real_data / "comtrade/usa-china-2020-2024/usa-china-2846-280530.csv")
     usa = usa[(usa["refYear"] == 2023) & (usa["reporterCode"] == USA)]

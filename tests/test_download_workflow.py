@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from comtrade_server import Answer, ComtradeServer, filtering_handler, synthetic_record
-from reeflow.raw import comtrade_records
+from reeflow.acquire.raw import comtrade_records
 
 pytestmark = pytest.mark.workflow
 

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reeflow.end_uses import (
+from reeflow.io import ReeflowError
+from reeflow.mfa.end_uses import (
     check_products,
     end_use_inflows,
     load_end_use_products,
@@ -20,8 +21,7 @@ from reeflow.end_uses import (
     split_consumption,
     stocks_range,
 )
-from reeflow.io import ReeflowError
-from reeflow.stocks import STOCK_COLUMNS, stocks_table
+from reeflow.mfa.stocks import STOCK_COLUMNS, stocks_table
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXED2 = {"distribution": "fixed", "mean": 2}

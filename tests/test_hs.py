@@ -1,4 +1,4 @@
-"""reeflow.hs: codes across HS revisions, headings, aggregates (SYNTHETIC tables and the real China files)."""
+"""reeflow.clean.hs: codes across HS revisions, headings, aggregates (SYNTHETIC tables and the real China files)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reeflow import hs
+from reeflow.acquire.raw import read_comtrade_file
+from reeflow.clean import hs
+from reeflow.clean.declarations import reported_from_records
 from reeflow.commodities import HS_REVISIONS, cleaning_records, load_commodities
 from reeflow.io import ReeflowError
-from reeflow.raw import read_comtrade_file
-from reeflow.trade import reported_from_records
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reeflow.indicators import (
+from reeflow.mfa.indicators import (
     HEADLINE_COLUMNS,
     INDICATOR_COLUMNS,
     bilateral,
@@ -159,7 +159,7 @@ def test_hhi_within_bounds_and_shares_sum_to_one(rows: list) -> None:
 def test_betweenness_matches_networkx_on_random_networks(n: int, density: float, seed: int) -> None:
     import networkx as nx
 
-    from reeflow.indicators import shortest_path_betweenness
+    from reeflow.mfa.indicators import shortest_path_betweenness
 
     rng = np.random.default_rng(seed)
     mask = (rng.random((n, n)) < density) & ~np.eye(n, dtype=bool)

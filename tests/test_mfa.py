@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from reeflow.commodities import STAGES
 from reeflow.io import ReeflowError
-from reeflow.mfa import (
+from reeflow.mfa.balance import (
     BALANCE_COLUMNS,
     FLOW_COLUMNS,
     balance_arrays,

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from matplotlib import image as mpimg
 
-from reeflow import plots
 from reeflow.io import ReeflowError
-from reeflow.sankey import REST, STAGES, sankey_data
+from reeflow.report import plots
+from reeflow.report.sankey import REST, STAGES, sankey_data
 
 TEST_DPI = 40  # small renders keep the suite fast; the size contract is the same at 300 dpi
 COUNTRIES = ["USA", "CHN", "AUS", "MMR", "JPN", "DEU", "MYS"]

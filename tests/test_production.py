@@ -15,8 +15,8 @@ from conftest import REAL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reeflow.io import ReeflowError
-from reeflow.production import (
+from reeflow.acquire.usgs import RECORD_COLUMNS
+from reeflow.clean.production import (
     PRODUCTION_COLUMNS,
     STAGE_STATISTIC_COLUMNS,
     build_production,
@@ -27,7 +27,7 @@ from reeflow.production import (
     run_clean_production,
     validate,
 )
-from reeflow.usgs import RECORD_COLUMNS
+from reeflow.io import ReeflowError
 
 YEARS = list(range(2010, 2016))
 
@@ -298,7 +298,7 @@ def test_run_clean_production_writes_five_tables(tmp_path: Path) -> None:
 def real_tables() -> dict[str, dict[str, pd.DataFrame]]:
     from test_usgs import REAL_FILES
 
-    from reeflow.usgs import parse_usgs_file
+    from reeflow.acquire.usgs import parse_usgs_file
 
     folder = REAL / "usgs"  # module-scoped, so it cannot use the function-scoped real_data fixture
     if not folder.is_dir():
@@ -350,7 +350,7 @@ def test_interpolate_then_residual_keeps_trends_and_the_world_total() -> None:
 
 
 def test_real_interpolate_then_residual_fills_2016(real_data: Path, real_tables: dict) -> None:
-    from reeflow.usgs import parse_usgs_file
+    from reeflow.acquire.usgs import parse_usgs_file
 
     folder = real_data / "usgs"
     records = pd.concat([parse_usgs_file(folder / n, k) for n, k in __import__("test_usgs").REAL_FILES.items()])

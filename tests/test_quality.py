@@ -1,4 +1,4 @@
-"""reeflow.quality: coverage, World totals vs partners, collection across years (SYNTHETIC + real)."""
+"""reeflow.clean.quality: coverage, World totals vs partners, collection across years (SYNTHETIC + real)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from test_trade import CHN, COMMODITIES, DEU, JPN, USA, WORLD, v1_record
 
+from reeflow.acquire.raw import read_comtrade_file
+from reeflow.clean.declarations import reported_from_records
+from reeflow.clean.quality import collect_quality, coverage, run_collect_trade_quality, world_vs_partners
 from reeflow.commodities import cleaning_records, load_commodities
 from reeflow.io import ReeflowError
-from reeflow.quality import collect_quality, coverage, run_collect_trade_quality, world_vs_partners
-from reeflow.raw import read_comtrade_file
 from reeflow.schemas import COVERAGE_COLUMNS, WORLD_CHECK_COLUMNS, empty_table
-from reeflow.trade import reported_from_records
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""reeflow.raw: Comtrade envelopes, local exports and raw year files back into one table of records."""
+"""reeflow.acquire.raw: Comtrade envelopes, local exports and raw year files back into one table of records."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from comtrade_server import envelope, synthetic_record
-from reeflow.io import ReeflowError, write_json_atomic
-from reeflow.raw import (
+from reeflow.acquire.raw import (
     ESSENTIAL_FIELDS,
     V1_FIELDS,
     comtrade_records,
@@ -20,6 +19,7 @@ from reeflow.raw import (
     read_comtrade_csv,
     read_comtrade_file,
 )
+from reeflow.io import ReeflowError, write_json_atomic
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_comtrade_records_names_the_bad_response(tmp_path: Path) -> None:
 def test_raw_year_is_parsed_once_but_a_rewritten_file_is_read_again(tmp_path: Path) -> None:
     import os
 
-    from reeflow.raw import load_raw_year
+    from reeflow.acquire.raw import load_raw_year
 
     path = tmp_path / "2020.json"  # SYNTHETIC raw year file
     path.write_text(json.dumps({"year": 2020, "responses": []}))

@@ -1,4 +1,4 @@
-"""reeflow.reconcile: mirror rules, reliability weights, the trade table, discrepancies (SYNTHETIC + real)."""
+"""reeflow.clean.reconcile: mirror rules, reliability weights, the trade table, discrepancies (SYNTHETIC + real)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from test_trade import CHN, COMMODITIES, DEU, HKG, JPN, USA, WORLD, v1_record
 
-from reeflow import hs
-from reeflow.commodities import cleaning_records, load_commodities
-from reeflow.io import ReeflowError
-from reeflow.raw import read_comtrade_file
-from reeflow.reconcile import (
+from reeflow.acquire.raw import read_comtrade_file
+from reeflow.clean import hs
+from reeflow.clean.declarations import reported_from_records
+from reeflow.clean.reconcile import (
     RULES,
     choice_basis,
     choose_quantity,
@@ -24,8 +23,9 @@ from reeflow.reconcile import (
     importer_weights,
     reconcile,
 )
+from reeflow.commodities import cleaning_records, load_commodities
+from reeflow.io import ReeflowError
 from reeflow.schemas import TRADE_SCHEMA, validate_table
-from reeflow.trade import reported_from_records
 
 NAN = np.nan
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ from matplotlib import image as mpimg
 
 from reeflow import __version__
 from reeflow.io import ReeflowError
-from reeflow.report import (
+from reeflow.report.publish import (
     HEADLINE_COLUMNS,
     PROVENANCE_COLUMNS,
     collect_provenance,
@@ -224,7 +224,7 @@ def test_screenshot_errors_are_reeflow_errors(tmp_path: Path) -> None:
 
 
 def test_per_year_provenance_csv_reads_back_like_the_raw_file(tmp_path: Path) -> None:
-    from reeflow.report import collect_provenance, write_trade_provenance
+    from reeflow.report.publish import collect_provenance, write_trade_provenance
 
     raw = comtrade_year_file(tmp_path, 2020)
     direct = collect_provenance([raw], [])

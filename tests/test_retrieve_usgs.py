@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from reeflow.acquire.usgs import retrieve_usgs
 from reeflow.http import HttpError
 from reeflow.io import ReeflowError
-from reeflow.usgs import retrieve_usgs
 
 CSV_BODY = (
     '\ufeffSource,Country,Type,Prod_t_2021,Prod_t_est_2022\r\nMCS2099,China,SYNTHETIC,"1,000","2,000"\r\n'

@@ -21,10 +21,10 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
+from reeflow.acquire.sciencebase import parse_item, pick_file
+from reeflow.acquire.usgs import parse_usgs_file, retrieve_usgs
 from reeflow.http import HttpError
 from reeflow.io import ReeflowError
-from reeflow.sciencebase import parse_item, pick_file
-from reeflow.usgs import parse_usgs_file, retrieve_usgs
 
 ITEM = "6798f088d34ea8c18376e7f9"
 SALIENT = (

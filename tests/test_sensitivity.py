@@ -1,4 +1,4 @@
-"""Monte Carlo, one-at-a-time and Sobol analysis (reeflow.sensitivity) on SYNTHETIC trade tables."""
+"""Monte Carlo, one-at-a-time and Sobol analysis (reeflow.sensitivity.montecarlo) on SYNTHETIC trade tables."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reeflow import sensitivity as sens
 from reeflow.commodities import load_commodities
 from reeflow.io import ReeflowError
+from reeflow.sensitivity import montecarlo as sens
 
 YIELDS = {"separation": 0.95, "metal": 0.80, "intermediate": 0.90, "final": 0.95}
 COUNTRIES = np.array(["USA", "CHN", "JPN", "DEU", "MYS"])
@@ -85,8 +85,8 @@ def reference_indicators(trade: pd.DataFrame, table: pd.DataFrame, content, shar
                          yields=None, mining=None):
     """Row-by-row reference (no aggregation trick, no draws axis), written apart from the module's core.
 
-    Follows the documented definitions: reeflow.mfa units and balance, reeflow.indicators headline."""
-    from reeflow.reconcile import importer_weights
+    Follows the documented definitions: reeflow.mfa.balance units and balance, reeflow.mfa.indicators headline."""
+    from reeflow.clean.reconcile import importer_weights
 
     yields = YIELDS if yields is None else yields
     mining = {"USA": 40.0, "CHN": 300.0} if mining is None else mining
@@ -288,9 +288,9 @@ def test_zero_width_collapses_exactly_with_the_project_table(repo_root: Path) ->
 
 
 def test_zero_width_monte_carlo_equals_the_mfa_headline() -> None:
-    """The Monte Carlo's central case is the MFA's own result (reeflow.mfa + reeflow.indicators)."""
-    from reeflow.indicators import headline_row
-    from reeflow.mfa import year_balance
+    """The Monte Carlo's central case is the MFA's own result (reeflow.mfa.balance + reeflow.mfa.indicators)."""
+    from reeflow.mfa.balance import year_balance
+    from reeflow.mfa.indicators import headline_row
 
     table = synthetic_commodities(zero_width=True)
     trade = synthetic_trade(6)
@@ -306,8 +306,8 @@ def test_zero_width_monte_carlo_equals_the_mfa_headline() -> None:
 def test_zero_width_monte_carlo_equals_the_mfa_headline_with_stage_statistics() -> None:
     """Stage statistics (US separates nothing, China's separation and metal given) reach the Monte
     Carlo exactly as they reach the MFA; without them the interdependence would differ."""
-    from reeflow.indicators import headline_row
-    from reeflow.mfa import year_balance
+    from reeflow.mfa.balance import year_balance
+    from reeflow.mfa.indicators import headline_row
 
     table = synthetic_commodities(zero_width=True)
     trade = synthetic_trade(7)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from reeflow.io import ReeflowError
-from reeflow.stocks import (
+from reeflow.mfa.stocks import (
     STOCK_COLUMNS,
     cohort_matrix,
     horizon_for,

@@ -19,17 +19,17 @@ from snakemake.utils import validate
 
 from comtrade_server import Answer, Handler, Recorded, envelope, synthetic_record
 from comtrade_server import comtrade_server as comtrade_server  # noqa: F401 (fixture)
-from reeflow.comtrade import KEY_HEADER, comtrade_code_from_iso3
-from reeflow.countries import iso3_from_comtrade
-from reeflow.io import ReeflowError, sha256_file
-from reeflow.raw import tariffline_records
-from reeflow.tariffline import (
+from reeflow.acquire.comtrade import KEY_HEADER, comtrade_code_from_iso3
+from reeflow.acquire.raw import tariffline_records
+from reeflow.acquire.tariffline import (
     TARIFFLINE_COLUMNS,
     TARIFFLINE_KEYED_PATH,
     TARIFFLINE_KEYLESS_PATH,
     comtrade_partner_code,
     download_tariffline_year,
 )
+from reeflow.countries import iso3_from_comtrade
+from reeflow.io import ReeflowError, sha256_file
 
 SECRET = "FAKE-TL-KEY-41d9e2-do-not-leak"
 HS6 = ["2846", "280530"]

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reeflow.io import ReeflowError
-from reeflow.tracing import (
+from reeflow.mfa.tracing import (
     UNATTRIBUTED,
     assert_shares_sum_to_one,
     cut_link_shares,

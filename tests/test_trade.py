@@ -1,4 +1,4 @@
-"""reeflow.trade: SYNTHETIC v1 records -> reported table (totals, countries, tonnes, imputation, errors)."""
+"""reeflow.clean.declarations: SYNTHETIC v1 records -> reported table (totals, countries, tonnes, errors)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reeflow.acquire.raw import V1_FIELDS, read_comtrade_file
+from reeflow.clean.declarations import (
+    CLEAN_TRADE_TABLES,
+    quantities,
+    reported_from_records,
+    run_clean_trade,
+    totals_mask,
+)
 from reeflow.commodities import cleaning_records
 from reeflow.io import ReeflowError, write_json_atomic
-from reeflow.raw import V1_FIELDS, read_comtrade_file
 from reeflow.schemas import (
     REPORTED_COLUMNS,
     REPORTED_SCHEMA,
@@ -22,7 +29,6 @@ from reeflow.schemas import (
     empty_table,
     validate_table,
 )
-from reeflow.trade import CLEAN_TRADE_TABLES, quantities, reported_from_records, run_clean_trade, totals_mask
 
 USA, CHN, JPN, DEU, HKG, WORLD, AREAS_NES = 842, 156, 392, 276, 344, 0, 899
 COMMODITIES: list[dict[str, str]] = [

@@ -15,8 +15,7 @@ from conftest import REAL
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reeflow.io import ReeflowError
-from reeflow.usgs import (
+from reeflow.acquire.usgs import (
     RECORD_COLUMNS,
     combined_statistic,
     guess_edition,
@@ -25,6 +24,7 @@ from reeflow.usgs import (
     salient_statistic,
     split_footnotes,
 )
+from reeflow.io import ReeflowError
 
 REAL_FILES = {
     "rare_earths_mcs2022-raree_salient.csv": "mcs",

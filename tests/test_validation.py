@@ -1,4 +1,4 @@
-"""reeflow.validation: model vs USGS salient statistics under every mirror rule (SYNTHETIC data)."""
+"""reeflow.validate.usgs: model vs USGS salient statistics under every mirror rule (SYNTHETIC data)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reeflow.plots import plot_validation, save_figure
-from reeflow.reconcile import RULES, importer_weights
-from reeflow.validation import (
+from reeflow.clean.reconcile import RULES, importer_weights
+from reeflow.report.plots import plot_validation, save_figure
+from reeflow.validate.usgs import (
     FIT_COLUMNS,
     VALIDATION_COLUMNS,
     build_validation,
@@ -237,7 +237,7 @@ def test_validation_figure_draws_full_and_empty_tables(tmp_path: Path) -> None:
 
 def test_decisive_scope_keeps_only_cells_the_us_declared_in_full() -> None:
     """SYNTHETIC: the US declares its exports in full in 2021 only; imports are partial at separation."""
-    from reeflow.validation import complete_us_flows, is_complete
+    from reeflow.validate.usgs import complete_us_flows, is_complete
 
     balance = pd.DataFrame({
         "year": [2020, 2020, 2021, 2021], "country": ["USA"] * 4, "stage": ["separation", "metal"] * 2,

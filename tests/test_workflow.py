@@ -138,7 +138,7 @@ def test_whole_workflow_runs_on_a_baci_archive(tmp_path: Path) -> None:
     import importlib.util
     import zipfile
 
-    from reeflow.baci import country_member, year_member
+    from reeflow.acquire.baci import country_member, year_member
 
     spec = importlib.util.spec_from_file_location("make_synthetic", ROOT / ".test" / "make_synthetic.py")
     demo_world = importlib.util.module_from_spec(spec)

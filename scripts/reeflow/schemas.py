@@ -38,7 +38,7 @@ TRADE_COLUMNS: dict[str, str] = {
 }  # fmt: skip
 
 # One row per cross-code match: a shipment the exporter booked under one code and the importer under
-# another (reeflow.reconcile.apply_cross_code).
+# another (reeflow.clean.reconcile.apply_cross_code).
 CROSS_CODE_COLUMNS: dict[str, str] = {
     "year": "int64", "rule": "str", "exporter": "str", "importer": "str", "exporter_code": "str",
     "importer_code": "str", "target": "str", "qty_t_exporter_declared": "float64",

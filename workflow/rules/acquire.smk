@@ -23,7 +23,7 @@ rule download_comtrade:
     conda:
         ENV
     script:
-        "../../scripts/download_comtrade.py"
+        "../../scripts/acquire/download_comtrade.py"
 
 
 rule download_tariffline:
@@ -47,7 +47,7 @@ rule download_tariffline:
     conda:
         ENV
     script:
-        "../../scripts/download_tariffline.py"
+        "../../scripts/acquire/download_tariffline.py"
 
 
 rule retrieve_usgs:
@@ -73,7 +73,7 @@ rule retrieve_usgs:
     conda:
         ENV
     script:
-        "../../scripts/retrieve_usgs.py"
+        "../../scripts/acquire/retrieve_usgs.py"
 
 
 rule download:

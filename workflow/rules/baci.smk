@@ -30,7 +30,7 @@ rule download_baci:
     conda:
         ENV
     script:
-        "../../scripts/download_baci.py"
+        "../../scripts/acquire/download_baci.py"
 
 
 rule register_baci_archive:
@@ -54,7 +54,7 @@ rule register_baci_archive:
     conda:
         ENV
     script:
-        "../../scripts/register_baci_archive.py"
+        "../../scripts/acquire/register_baci_archive.py"
 
 
 rule extract_baci:
@@ -79,7 +79,7 @@ rule extract_baci:
     conda:
         ENV
     script:
-        "../../scripts/extract_baci.py"
+        "../../scripts/acquire/extract_baci.py"
 
 
 rule compare_sources:
@@ -104,7 +104,7 @@ rule compare_sources:
     conda:
         ENV
     script:
-        "../../scripts/compare_sources.py"
+        "../../scripts/clean/compare_sources.py"
 
 
 if baci_comparison_wanted():

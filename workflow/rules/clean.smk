@@ -32,7 +32,7 @@ rule clean_trade:
     conda:
         ENV
     script:
-        "../../scripts/clean_trade.py"
+        "../../scripts/clean/clean_trade.py"
 
 
 rule collect_trade_quality:
@@ -62,7 +62,7 @@ rule collect_trade_quality:
     conda:
         ENV
     script:
-        "../../scripts/collect_trade_quality.py"
+        "../../scripts/clean/collect_trade_quality.py"
 
 
 rule clean_production:
@@ -93,7 +93,7 @@ rule clean_production:
     conda:
         ENV
     script:
-        "../../scripts/clean_production.py"
+        "../../scripts/clean/clean_production.py"
 
 
 TARGETS += [

@@ -253,7 +253,7 @@ def raw_trade_paths():
 # --- BACI (workflow/rules/baci.smk) -------------------------------------------------------------
 # The rules are always defined; they run only when a target asks for their outputs.
 
-from reeflow.baci import download_url  # noqa: E402
+from reeflow.acquire.baci import download_url  # noqa: E402
 
 BACI = config.get("baci") or {}
 BACI_PROVENANCE = "resources/raw/baci/archive_provenance.json"

@@ -2,7 +2,7 @@
 # Every figure copes with empty or sparse inputs (a "no data for ..." panel), so a keyless run with
 # two reporters still produces every figure.
 
-from reeflow.report import source_line  # noqa: E402
+from reeflow.report.publish import source_line  # noqa: E402
 
 FIGURES = config.get("figures", {})
 # Printed under every figure: data sources, package version and the mirror rule behind the numbers.
@@ -48,7 +48,7 @@ rule fig_net_trade:
     conda:
         ENV
     script:
-        "../../scripts/plot_net_trade.py"
+        "../../scripts/report/plot_net_trade.py"
 
 
 rule fig_sankey:
@@ -79,7 +79,7 @@ rule fig_sankey:
     conda:
         ENV
     script:
-        "../../scripts/plot_sankey.py"
+        "../../scripts/report/plot_sankey.py"
 
 
 rule fig_bilateral:
@@ -108,7 +108,7 @@ rule fig_bilateral:
     conda:
         ENV
     script:
-        "../../scripts/plot_bilateral.py"
+        "../../scripts/report/plot_bilateral.py"
 
 
 rule fig_origins:
@@ -138,7 +138,7 @@ rule fig_origins:
     conda:
         ENV
     script:
-        "../../scripts/plot_origins.py"
+        "../../scripts/report/plot_origins.py"
 
 
 rule fig_network:
@@ -170,7 +170,7 @@ rule fig_network:
     conda:
         ENV
     script:
-        "../../scripts/plot_network.py"
+        "../../scripts/report/plot_network.py"
 
 
 rule fig_sensitivity:
@@ -201,7 +201,7 @@ rule fig_sensitivity:
     conda:
         ENV
     script:
-        "../../scripts/plot_sensitivity.py"
+        "../../scripts/report/plot_sensitivity.py"
 
 
 rule fig_quality:
@@ -232,7 +232,7 @@ rule fig_quality:
     conda:
         ENV
     script:
-        "../../scripts/plot_quality.py"
+        "../../scripts/report/plot_quality.py"
 
 
 rule fig_stocks:
@@ -261,7 +261,7 @@ rule fig_stocks:
     conda:
         ENV
     script:
-        "../../scripts/plot_stocks.py"
+        "../../scripts/report/plot_stocks.py"
 
 
 rule figures:

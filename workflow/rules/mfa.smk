@@ -37,7 +37,7 @@ rule mfa_year:
     conda:
         ENV
     script:
-        "../../scripts/mfa_year.py"
+        "../../scripts/mfa/mfa_year.py"
 
 
 rule collect_mfa:
@@ -69,7 +69,7 @@ rule collect_mfa:
     conda:
         ENV
     script:
-        "../../scripts/collect_mfa.py"
+        "../../scripts/mfa/collect_mfa.py"
 
 
 # End uses (issue #12): the final stage's consumption split among applications and products by
@@ -106,7 +106,7 @@ rule stocks:
     conda:
         ENV
     script:
-        "../../scripts/stocks.py"
+        "../../scripts/mfa/stocks.py"
 
 
 TARGETS += [rules.collect_mfa.output, rules.stocks.output]

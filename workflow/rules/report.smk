@@ -34,7 +34,7 @@ rule report_provenance:
     conda:
         ENV
     script:
-        "../../scripts/write_provenance.py"
+        "../../scripts/report/write_provenance.py"
 
 
 rule report_tables:
@@ -67,7 +67,7 @@ rule report_tables:
     conda:
         ENV
     script:
-        "../../scripts/report_tables.py"
+        "../../scripts/report/report_tables.py"
 
 
 TARGETS += [rules.report_provenance.output, rules.report_tables.output]

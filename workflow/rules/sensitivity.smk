@@ -25,7 +25,7 @@ rule sensitivity_samples:
     conda:
         ENV
     script:
-        "../../scripts/sensitivity_samples.py"
+        "../../scripts/sensitivity/sensitivity_samples.py"
 
 
 rule sensitivity_year:
@@ -51,7 +51,7 @@ rule sensitivity_year:
     conda:
         ENV
     script:
-        "../../scripts/sensitivity_year.py"
+        "../../scripts/sensitivity/sensitivity_year.py"
 
 
 rule collect_sensitivity:
@@ -74,7 +74,7 @@ rule collect_sensitivity:
     conda:
         ENV
     script:
-        "../../scripts/collect_sensitivity.py"
+        "../../scripts/sensitivity/collect_sensitivity.py"
 
 
 rule sensitivity_oat:
@@ -100,7 +100,7 @@ rule sensitivity_oat:
     conda:
         ENV
     script:
-        "../../scripts/sensitivity_oat.py"
+        "../../scripts/sensitivity/sensitivity_oat.py"
 
 
 rule sensitivity_sobol:
@@ -129,7 +129,7 @@ rule sensitivity_sobol:
     conda:
         ENV
     script:
-        "../../scripts/sobol.py"
+        "../../scripts/sensitivity/sobol.py"
 
 
 TARGETS += [
@@ -166,7 +166,7 @@ rule stocks_range:
     conda:
         ENV
     script:
-        "../../scripts/stocks_range.py"
+        "../../scripts/sensitivity/stocks_range.py"
 
 
 TARGETS += [rules.stocks_range.output]

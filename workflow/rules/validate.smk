@@ -1,5 +1,5 @@
 # Validation: the model's US trade (under every mirror rule) and the central balance against USGS
-# Mineral Commodity Summaries salient statistics that the model never reads (reeflow.validation).
+# Mineral Commodity Summaries salient statistics that the model never reads (reeflow.validate.usgs).
 
 
 rule validate:
@@ -40,7 +40,7 @@ rule validate:
     conda:
         ENV
     script:
-        "../../scripts/validate.py"
+        "../../scripts/validate/validate.py"
 
 
 rule fig_validation:
@@ -69,7 +69,7 @@ rule fig_validation:
     conda:
         ENV
     script:
-        "../../scripts/plot_validation.py"
+        "../../scripts/report/plot_validation.py"
 
 
 TARGETS += [rules.validate.output, rules.fig_validation.output]
@@ -102,7 +102,7 @@ rule end_use_plausibility:
     conda:
         ENV
     script:
-        "../../scripts/validate_end_uses.py"
+        "../../scripts/validate/validate_end_uses.py"
 
 
 rule fig_end_uses:
@@ -133,7 +133,7 @@ rule fig_end_uses:
     conda:
         ENV
     script:
-        "../../scripts/plot_end_uses.py"
+        "../../scripts/report/plot_end_uses.py"
 
 
 TARGETS += [rules.end_use_plausibility.output, rules.fig_end_uses.output]

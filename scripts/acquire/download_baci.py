@@ -1,0 +1,18 @@
+"""Download a CEPII BACI release zip, streamed to disk, with its sha256 and retrieval time."""
+
+from reeflow.acquire.baci import download_archive
+from reeflow.io import setup_logging
+
+
+def main(smk) -> None:
+    setup_logging(smk.log[0])
+    download_archive(
+        smk.params.url,
+        smk.output.archive,
+        smk.output.record,
+        timeout=smk.params.timeout_seconds,
+        max_tries=smk.params.max_tries,
+    )
+
+
+main(snakemake)  # noqa: F821

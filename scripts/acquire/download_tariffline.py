@@ -1,0 +1,15 @@
+"""Download one year of Comtrade tariff lines (or read local files) into resources/raw/tariffline/{year}.json."""
+
+import os
+
+from reeflow.acquire.tariffline import download_tariffline_year
+from reeflow.io import setup_logging
+
+
+def main(smk) -> None:
+    setup_logging(smk.log[0])
+    api_key = os.environ.get("COMTRADE_API_KEY", "").strip() or None  # read here, never a param
+    download_tariffline_year(smk.output.raw, year=int(smk.wildcards.year), scope=smk.params.scope, api_key=api_key)
+
+
+main(snakemake)  # noqa: F821

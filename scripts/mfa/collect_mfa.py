@@ -1,0 +1,16 @@
+"""Collect the per-year MFA files into the public tables under results/."""
+
+from reeflow.io import setup_logging
+from reeflow.mfa.balance import collect_mfa
+
+
+def main(smk) -> None:  # type: ignore[no-untyped-def]
+    setup_logging(smk.log[0])
+    names = ["balance", "flows", "origins", "indicators", "residuals", "disruption"]
+    collect_mfa(
+        inputs={name: list(smk.input[name]) for name in names},
+        outputs={name: smk.output[name] for name in smk.output.keys()},
+    )
+
+
+main(snakemake)  # noqa: F821

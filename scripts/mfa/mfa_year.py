@@ -1,0 +1,21 @@
+"""One year's MFA: balance by country and stage, origin tracing, indicators, disruption test."""
+
+from reeflow.io import setup_logging
+from reeflow.mfa.balance import YEAR_OUTPUTS, run_mfa_year
+
+
+def main(smk) -> None:  # type: ignore[no-untyped-def]
+    setup_logging(smk.log[0])
+    run_mfa_year(
+        trade_path=smk.input.trade,
+        production_path=smk.input.production,
+        commodities_path=smk.input.commodities,
+        year=int(smk.wildcards.year),
+        mfa_config=dict(smk.params.mfa),
+        outputs={name: smk.output[name] for name in YEAR_OUTPUTS},
+        coverage_path=smk.input.coverage,
+        world_check_path=smk.input.world_check,
+    )
+
+
+main(snakemake)  # noqa: F821

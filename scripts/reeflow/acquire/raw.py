@@ -1,0 +1,193 @@
+"""Read cached raw Comtrade year files (``resources/raw/comtrade/{year}.json``) and local exports.
+
+A raw year file holds the verbatim answers of the API (``body``) or the records read from local
+files (``records``), each with its provenance; see docs/data-model.md. This module turns either
+into one DataFrame of Comtrade v1 records, so cleaning never needs to know where they came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reeflow.io import ReeflowError, read_json
+
+V1_FIELDS: tuple[str, ...] = (
+    "typeCode", "freqCode", "refPeriodId", "refYear", "refMonth", "period", "reporterCode",
+    "reporterISO", "reporterDesc", "flowCode", "flowDesc", "partnerCode", "partnerISO",
+    "partnerDesc", "partner2Code", "partner2ISO", "partner2Desc", "classificationCode",
+    "classificationSearchCode", "isOriginalClassification", "cmdCode", "cmdDesc", "aggrLevel",
+    "isLeaf", "customsCode", "customsDesc", "mosCode", "motCode", "motDesc", "qtyUnitCode",
+    "qtyUnitAbbr", "qty", "isQtyEstimated", "altQtyUnitCode", "altQtyUnitAbbr", "altQty",
+    "isAltQtyEstimated", "netWgt", "isNetWgtEstimated", "grossWgt", "isGrossWgtEstimated",
+    "cifvalue", "fobvalue", "primaryValue", "legacyEstimationFlag", "isReported", "isAggregate",
+)  # fmt: skip
+
+# Fields without which a record cannot be placed or measured.
+ESSENTIAL_FIELDS: tuple[str, ...] = (
+    "refYear", "reporterCode", "flowCode", "partnerCode", "cmdCode", "classificationCode",
+    "qtyUnitCode", "qty", "netWgt", "primaryValue",
+)  # fmt: skip
+
+
+def parse_envelope(text: str, where: str) -> list[dict[str, Any]]:
+    """Records of a Comtrade v1 JSON envelope; anything else is an error naming ``where``."""
+    stripped = text.lstrip()
+    if not stripped:
+        raise ReeflowError(f"{where}: empty answer where a Comtrade JSON envelope was expected")
+    if stripped.startswith("<"):
+        raise ReeflowError(
+            f"{where}: an HTML page where a Comtrade JSON envelope was expected "
+            "(maintenance page or wrong base_url?)"
+        )
+    try:
+        envelope = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ReeflowError(f"{where}: malformed JSON ({err.msg} at line {err.lineno})") from err
+    if not isinstance(envelope, dict):
+        kind = type(envelope).__name__
+        raise ReeflowError(f"{where}: JSON {kind} where a Comtrade envelope (an object) was expected")
+    error = envelope.get("error")
+    if error:  # checked first: an error answer may carry no 'data' at all
+        raise ReeflowError(f"{where}: Comtrade answered with an error: {str(error)[:300]}")
+    if "data" not in envelope:
+        raise ReeflowError(f"{where}: JSON without the 'data' list of a Comtrade envelope")
+    data = envelope["data"]
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise ReeflowError(f"{where}: field 'data' is {type(data).__name__}, expected a list")
+    return data
+
+
+def read_comtrade_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A Comtrade v1 CSV export: the 47 columns, extra columns allowed, ISO/desc columns may be empty."""
+    frame = pd.read_csv(path, dtype={"cmdCode": str, "classificationCode": str}, keep_default_na=True)
+    _check_fields(frame.columns, path)
+    return frame
+
+
+def read_comtrade_json(path: str | os.PathLike[str]) -> pd.DataFrame:
+    text = Path(path).read_text(encoding="utf-8-sig")
+    records = parse_envelope(text, str(path))
+    frame = pd.DataFrame.from_records(records)
+    if not frame.empty:
+        _check_fields(frame.columns, path)
+    return frame
+
+
+def read_comtrade_file(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A local Comtrade export, by its extension (.json envelope or .csv)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json":
+        return read_comtrade_json(path)
+    if suffix == ".csv":
+        return read_comtrade_csv(path)
+    raise ReeflowError(f"{path}: unknown Comtrade file type '{suffix}'; use .json (v1 envelope) or .csv")
+
+
+def _check_fields(columns: Any, path: str | os.PathLike[str]) -> None:
+    missing = [f for f in ESSENTIAL_FIELDS if f not in set(columns)]
+    if missing:
+        raise ReeflowError(
+            f"{path}: missing Comtrade v1 column(s) {missing}; export with the v1 API's field names"
+        )
+
+
+@lru_cache(maxsize=1)
+def _load_raw_year(path: str, mtime_ns: int, size: int) -> Any:
+    return read_json(path)
+
+
+def load_raw_year(raw_year_path: str | os.PathLike[str]) -> Any:
+    """A raw year file, parsed once per process even when several steps read it (records, provenance):
+    at global scale a year is a few hundred MB of JSON. Keyed by modification time and size, so a
+    rewritten file is read again. Callers must not modify the returned object."""
+    stat = os.stat(raw_year_path)
+    return _load_raw_year(str(raw_year_path), stat.st_mtime_ns, stat.st_size)
+
+
+def comtrade_records(raw_year_path: str | os.PathLike[str]) -> pd.DataFrame:
+    """All records of a raw year file as one DataFrame, with ``response_index`` for provenance."""
+    raw = load_raw_year(raw_year_path)
+    frames = []
+    for index, response in enumerate(raw.get("responses", [])):
+        if "body" in response:
+            records = parse_envelope(response["body"], f"{raw_year_path} response {index}")
+        else:
+            records = response.get("records", [])
+        frame = pd.DataFrame.from_records(records)
+        if frame.empty:
+            continue
+        frame["response_index"] = index
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[*V1_FIELDS, "response_index"])
+    records = pd.concat(frames, ignore_index=True)
+    _check_fields(records.columns, raw_year_path)
+    records["cmdCode"] = records["cmdCode"].astype(str)
+    return records
+
+
+def tariffline_records(raw_year_path: str | os.PathLike[str]) -> pd.DataFrame:
+    """All records of a raw tariff-line year file (``resources/raw/tariffline/{year}.json``) as
+    Comtrade v1-like records, with ``response_index`` for provenance.
+
+    Columns (reeflow.acquire.tariffline.TARIFFLINE_COLUMNS): refYear (int), period, reporterCode and
+    partnerCode (Comtrade numeric codes: ISO numeric partners are converted where the source declares
+    partner_codes: iso_numeric; rows without a reporter take the source's declared ISO3), flowCode,
+    cmdCode (digit string, leading zeros kept), classificationCode (the HS revision in force that year
+    where absent: H6 from 2022), netWgt, qty, qtyUnitCode, primaryValue, partner2Code (0), customsCode
+    ("C00"), motCode (0), freqCode ("A"), typeCode ("C") where the rows do not say, and
+    isTariffLine=True. Several rows of one partner, line and year are all kept (the cleaner sums
+    them). A malformed file is a ReeflowError naming the file and the field."""
+    from reeflow.acquire.tariffline import TARIFFLINE_COLUMNS, v1_like  # reeflow.acquire.tariffline imports this module
+
+    raw = load_raw_year(raw_year_path)
+    if not isinstance(raw, dict) or raw.get("kind") != "tariffline" or not isinstance(raw.get("responses"), list):
+        raise ReeflowError(
+            f"{raw_year_path}: not a raw tariff-line year file (an object with kind 'tariffline' and a "
+            "'responses' list); rerun rule download_tariffline"
+        )
+    frames = []
+    for index, response in enumerate(raw["responses"]):
+        where = f"{raw_year_path} response {index}"
+        if not isinstance(response, dict):
+            raise ReeflowError(f"{where}: a {type(response).__name__} where a stored response (an object) was expected")
+        if response.get("path"):
+            where += f" ({response['path']})"
+        params = response.get("params") or {}
+        if "body" in response:
+            records = parse_envelope(response["body"], where)
+            partner_codes = response.get("partner_codes", "comtrade")
+        elif "records" in response:
+            records = response["records"]
+            partner_codes = response.get("partner_codes")
+            if partner_codes is None:
+                raise ReeflowError(f"{where}: missing field 'partner_codes' (iso_numeric or comtrade)")
+        else:
+            raise ReeflowError(f"{where}: missing field 'body' (API answer) or 'records' (local file rows)")
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ReeflowError(f"{where}: field 'records' must be a list of objects")
+        reporter = response.get("reporter") or _single(params.get("reporterCode"))
+        flow = response.get("flow") or _single(params.get("flowCode"))
+        frame = v1_like(pd.DataFrame.from_records(records), where, str(partner_codes), reporter, flow)
+        if frame.empty:
+            continue
+        frame["response_index"] = index
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[*TARIFFLINE_COLUMNS, "response_index"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _single(listed: Any) -> str | None:
+    """The one value of a comma-separated request parameter; None if absent or several."""
+    if listed is None or "," in str(listed) or not str(listed).strip():
+        return None
+    return str(listed).strip()

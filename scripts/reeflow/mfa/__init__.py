@@ -1,0 +1,2 @@
+"""MFA: per-year balance by country and stage, coverage, origin tracing, indicators, end uses and
+in-use stocks."""

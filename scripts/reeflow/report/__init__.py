@@ -1,0 +1,1 @@
+"""Report: figures (matplotlib/seaborn), the Sankey layout and the tables and provenance of the report."""

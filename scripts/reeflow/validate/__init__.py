@@ -1,0 +1,1 @@
+"""Validate: the model against independent statistics (USGS) and physical proxies."""
