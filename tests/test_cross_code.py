@@ -32,7 +32,7 @@ RULE: dict[str, Any] = {
 
 
 def tariff_line(partner: int = USA, cmd: str = "25309020", kg: float = 60_000_000.0, **extra: Any) -> dict[str, Any]:
-    """A SYNTHETIC China import tariff-line record, as reeflow.acquire.raw.tariffline_records returns them."""
+    """A SYNTHETIC China import tariff-line record, as reeflow.acquire.tariffline.tariffline_records returns them."""
     return v1_record(reporter=CHN, partner=partner, flow="M", cmd=cmd, kg=kg, rev="H6", isTariffLine=True, **extra)
 
 

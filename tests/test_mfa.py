@@ -18,6 +18,7 @@ from reeflow.io import ReeflowError
 from reeflow.mfa.balance import (
     BALANCE_COLUMNS,
     FLOW_COLUMNS,
+    YEAR_OUTPUTS,
     balance_arrays,
     check_balance,
     reo_flow_arrays,
@@ -358,8 +359,7 @@ def test_year_rule_writes_every_table(tmp_path: Path) -> None:
         citation="SYNTHETIC toy",
     )
     table.to_csv(tmp_path / "commodities.csv", index=False)
-    names = ["balance", "flows", "origins", "indicators", "residuals", "disruption", "product_inflows"]
-    outputs = {name: str(tmp_path / "out" / f"{name}.parquet") for name in names}
+    outputs = {name: str(tmp_path / "out" / f"{name}.parquet") for name in YEAR_OUTPUTS}
     run_mfa_year(
         str(tmp_path / "trade.parquet"),
         str(tmp_path / "production.parquet"),

@@ -329,6 +329,56 @@ def test_zero_width_monte_carlo_equals_the_mfa_headline_with_stage_statistics() 
     assert without["us_china_interdependence"][0] != pytest.approx(mc["us_china_interdependence"][0], rel=1e-6)
 
 
+def test_central_headline_and_zero_width_monte_carlo_agree_through_one_function(monkeypatch) -> None:
+    """headline_row and the Monte Carlo both call reeflow.mfa.indicators.headline_indicators (no copy
+    left) and feed it the same US and China balance (statistics and quota floors included) and the
+    same bilateral flows, so they agree draw by draw."""
+    from reeflow.mfa import indicators
+    from reeflow.mfa.balance import year_balance
+
+    assert sens.headline_indicators is indicators.headline_indicators
+    assert not hasattr(sens, "headline_from_totals") and not hasattr(sens, "_ratio_or")
+    table = synthetic_commodities(zero_width=True)
+    trade = synthetic_trade(8)
+    stats = pd.DataFrame({"year": 2020, "country": ["USA", "CHN", "CHN"], "stage": ["separation", "metal", "final"],
+                          "value_t_reo": [3.0, 5000.0, 1.0], "source": "synthetic", "edition": "synthetic",
+                          "flag": ["reported", "quota", "reported"]})  # fmt: skip
+    production = pd.concat([synthetic_production(), stats], ignore_index=True)
+    space = space_of(table, yield_range=0.0, mirror_rules=["importer_first"], vary_imputation=False)
+    flows = sens.aggregate_year(trade, space, 2020, production)
+    draws = sens.sample_draws(space, 7, 4)
+    totals = sens.stage_totals(flows, space, draws)
+    balance = sens.focus_balance(totals, flows, draws.yields)
+    groups = [name for name, _, _ in sens.FLOW_GROUPS]
+    fed_by_mc = {"production": balance.production, "imports": balance.imports, "exports": balance.exports,
+                 "us_to_china": totals[groups.index("us_to_china")],
+                 "china_to_us": totals[groups.index("china_to_us")]}  # fmt: skip
+    mfa = year_balance(trade, production, table, 2020, {"yields": YIELDS})
+    fed_by_central = indicators.headline_inputs(mfa.balance_table, mfa.flows)
+    assert set(fed_by_central) == set(fed_by_mc)
+    for name, central in fed_by_central.items():
+        assert central.shape[-1] == 1 and central.shape[:-1] == fed_by_mc[name].shape[:-1], name
+        np.testing.assert_allclose(fed_by_mc[name], np.broadcast_to(central, fed_by_mc[name].shape),
+                                   rtol=1e-12, atol=1e-9, err_msg=name)  # fmt: skip
+    assert fed_by_central["production"][2, 1, 0] == 5000.0  # China's metal quota binds in both
+
+    calls: list[int] = []
+
+    def spy(*args, **kwargs):
+        calls.append(np.shape(args[0])[-1])
+        return indicators.headline_indicators.__wrapped__(*args, **kwargs)
+
+    spy.__wrapped__ = indicators.headline_indicators  # type: ignore[attr-defined]
+    monkeypatch.setattr(indicators, "headline_indicators", spy)
+    monkeypatch.setattr(sens, "headline_indicators", spy)
+    mc = sens.evaluate(flows, space, draws)
+    row = indicators.headline_row(mfa.balance_table, mfa.flows, 2020)
+    assert calls == [7, 1]
+    for name in indicators.HEADLINE_INDICATORS:
+        np.testing.assert_allclose(mc[name], float(row[name]), rtol=1e-9, err_msg=name)
+    assert mc["us_china_interdependence"][0] > 0
+
+
 def test_a_year_without_mine_production_is_refused() -> None:
     space = space_of(synthetic_commodities())
     with pytest.raises(ReeflowError, match="no mine production for 2019"):

@@ -14,7 +14,6 @@ from reeflow.mfa.stocks import (
     STOCK_COLUMNS,
     cohort_matrix,
     horizon_for,
-    product_inflows,
     stock_model,
     stocks_table,
     survival_curve,
@@ -115,27 +114,6 @@ def test_stock_is_initial_plus_cumulative_inflow_minus_outflow(
     assert outflow.min() >= -1e-9 * scale and stock.min() >= -1e-9 * scale
     if initial == "zero":  # the cohort table gives the same stock
         np.testing.assert_allclose(cohort_matrix(flows[0], tail).sum(axis=1), stock[0], atol=1e-9 * scale)
-
-
-def test_inflows_split_by_trade_shares_with_world_fallback() -> None:
-    balance = pd.DataFrame(
-        {"country": ["A", "B", "C"], "stage": "final", "apparent_consumption_t": [10.0, 4.0, -1.0]}
-    )
-    flows = pd.DataFrame(
-        {
-            "stage": "final",
-            "exporter": ["A", "A"],
-            "importer": ["X", "Y"],
-            "hs6": ["870380", "850231"],
-            "reo_t": [3.0, 1.0],
-        }
-    )
-    got = product_inflows(balance, flows, {"870380": "cars", "850231": "wind"}, 2020)
-    got = got.set_index(["country", "product"])["inflow_t"]
-    assert got[("A", "cars")] == pytest.approx(7.5) and got[("A", "wind")] == pytest.approx(2.5)
-    # B has no final trade: world shares (cars 3 + 3 of 8 counted on both sides -> 0.75)
-    assert got[("B", "cars")] == pytest.approx(3.0)
-    assert got[("C", "cars")] == 0.0  # negative consumption does not enter use
 
 
 def test_stocks_table_covers_every_year_and_needs_each_lifetime() -> None:

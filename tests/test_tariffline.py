@@ -20,13 +20,13 @@ from snakemake.utils import validate
 from comtrade_server import Answer, Handler, Recorded, envelope, synthetic_record
 from comtrade_server import comtrade_server as comtrade_server  # noqa: F401 (fixture)
 from reeflow.acquire.comtrade import KEY_HEADER, comtrade_code_from_iso3
-from reeflow.acquire.raw import tariffline_records
 from reeflow.acquire.tariffline import (
     TARIFFLINE_COLUMNS,
     TARIFFLINE_KEYED_PATH,
     TARIFFLINE_KEYLESS_PATH,
     comtrade_partner_code,
     download_tariffline_year,
+    tariffline_records,
 )
 from reeflow.countries import iso3_from_comtrade
 from reeflow.io import ReeflowError, sha256_file

@@ -4,6 +4,7 @@ import os
 
 from reeflow.acquire.comtrade import download_comtrade_year
 from reeflow.io import setup_logging
+from reeflow.settings import ComtradeScope
 
 
 def main(smk) -> None:
@@ -12,7 +13,7 @@ def main(smk) -> None:
     download_comtrade_year(
         smk.output.raw,
         year=int(smk.wildcards.year),
-        scope=smk.params.scope,
+        scope=ComtradeScope.from_mapping(smk.params.scope),
         files=list(smk.input.files),
         api_key=api_key,
     )

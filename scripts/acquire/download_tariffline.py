@@ -4,12 +4,14 @@ import os
 
 from reeflow.acquire.tariffline import download_tariffline_year
 from reeflow.io import setup_logging
+from reeflow.settings import TarifflineScope
 
 
 def main(smk) -> None:
     setup_logging(smk.log[0])
     api_key = os.environ.get("COMTRADE_API_KEY", "").strip() or None  # read here, never a param
-    download_tariffline_year(smk.output.raw, year=int(smk.wildcards.year), scope=smk.params.scope, api_key=api_key)
+    scope = TarifflineScope.from_mapping(smk.params.scope)
+    download_tariffline_year(smk.output.raw, year=int(smk.wildcards.year), scope=scope, api_key=api_key)
 
 
 main(snakemake)  # noqa: F821

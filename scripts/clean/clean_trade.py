@@ -3,6 +3,7 @@
 from reeflow.clean.declarations import CLEAN_TRADE_TABLES, run_clean_trade
 from reeflow.io import setup_logging
 from reeflow.report.publish import write_trade_provenance
+from reeflow.settings import TradeSettings
 
 
 def main(smk) -> None:
@@ -11,7 +12,7 @@ def main(smk) -> None:
         raw_path=smk.input.raw,
         outputs={name: getattr(smk.output, name) for name in CLEAN_TRADE_TABLES},
         commodities=smk.params.commodities,
-        trade_params=dict(smk.params.trade),
+        trade=TradeSettings.from_mapping(smk.params.trade),
         source=smk.params.source,
         year=int(smk.wildcards.year),
         tariffline_paths=list(smk.input.tariffline),

@@ -1,7 +1,7 @@
 """Dynamic in-use stocks and end-of-life flows by product, per country and year."""
 
 from reeflow.io import setup_logging
-from reeflow.mfa.stocks import run_stocks
+from reeflow.mfa.end_uses import run_stocks
 
 
 def main(smk) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,8 @@ from reeflow.commodities import HS_REVISIONS, STAGES
 from reeflow.io import ReeflowError
 
 FLOWS: tuple[str, ...] = ("M", "X", "RM", "RX")
+# The tables one mfa_year job writes (resources/mfa/{year}/{name}.parquet), in this order.
+MFA_YEAR_TABLES: tuple[str, ...] = ("balance", "flows", "origins", "indicators", "residuals", "disruption")
 BASES: tuple[str, ...] = ("importer", "exporter", "weighted_mean", "max", "reconciled")
 QTY_SOURCES: tuple[str, ...] = ("netWgt", "qty", "imputed", "missing")
 _CODE = r"^[A-Z][A-Z0-9]{2,3}$"  # ISO3 or a stable pseudo-code (X899, WLD, ZA1)

@@ -11,7 +11,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from reeflow.commodities import cleaning_records, cmd_codes_to_request, load_commodities  # noqa: E402
+from reeflow.smk import (  # noqa: E402
+    MFA_YEAR_TABLES,
+    cleaning_records,
+    cmd_codes_to_request,
+    download_url,
+    load_commodities,
+    source_line,
+)
 
 ENV = "../../envs/reeflow.yaml"
 YEARS = list(range(config["years"]["start"], config["years"]["end"] + 1))
@@ -253,7 +260,6 @@ def raw_trade_paths():
 # --- BACI (workflow/rules/baci.smk) -------------------------------------------------------------
 # The rules are always defined; they run only when a target asks for their outputs.
 
-from reeflow.acquire.baci import download_url  # noqa: E402
 
 BACI = config.get("baci") or {}
 BACI_PROVENANCE = "resources/raw/baci/archive_provenance.json"

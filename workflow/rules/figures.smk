@@ -2,7 +2,6 @@
 # Every figure copes with empty or sparse inputs (a "no data for ..." panel), so a keyless run with
 # two reporters still produces every figure.
 
-from reeflow.report.publish import source_line  # noqa: E402
 
 FIGURES = config.get("figures", {})
 # Printed under every figure: data sources, package version and the mirror rule behind the numbers.

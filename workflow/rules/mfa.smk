@@ -4,7 +4,7 @@
 # revised year reruns one mfa_year job and the collecting rules.
 
 MFA = config.get("mfa") or {}
-MFA_YEAR_FILES = ["balance", "flows", "origins", "indicators", "residuals", "disruption", "product_inflows"]
+MFA_YEAR_FILES = list(MFA_YEAR_TABLES)  # one home: reeflow.schemas
 # The parts of config mfa that a year's balance uses (lifetimes and initial_stock only matter to
 # stocks, so changing them reruns only that rule).
 MFA_YEAR_KEYS = ["yields", "negative_consumption", "balance_tolerance", "disruption_links",

@@ -550,13 +550,13 @@ def impute_quantities(frame: pd.DataFrame) -> pd.DataFrame:
 def clean_baci_year(
     path: str | os.PathLike[str],
     commodities: Sequence[Mapping[str, Any]],
-    trade_params: Mapping[str, Any] | None = None,
+    impute_missing_weights: bool,
 ) -> pd.DataFrame:
     """The ``trade`` table (docs/data-model.md) for one BACI year extract.
 
     One row per year, exporter, importer and commodity-table code; BACI's single reconciled flow
-    gives qty_t and value_usd (FOB, thousand USD x 1000), and the mirror columns stay NaN."""
-    params = dict(trade_params or {})
+    gives qty_t and value_usd (FOB, thousand USD x 1000), and the mirror columns stay NaN.
+    ``impute_missing_weights``: config trade.impute_missing_weights."""
     try:
         raw = pd.read_parquet(path)
     except (OSError, pa.ArrowInvalid) as err:
@@ -577,7 +577,7 @@ def clean_baci_year(
     })  # fmt: skip
     frame["hs6"] = map_to_table(frame["hs6_raw"], table)
     frame = frame[frame["hs6"] != ""]
-    if params.get("impute_missing_weights", True):
+    if impute_missing_weights:
         frame = impute_quantities(frame)
     else:
         frame = frame.assign(imputed=False)
@@ -633,7 +633,7 @@ def compare_sources(
     baci_paths: Sequence[str | os.PathLike[str]],
     trade_paths: Sequence[str | os.PathLike[str]],
     commodities: Sequence[Mapping[str, Any]],
-    trade_params: Mapping[str, Any] | None = None,
+    impute_missing_weights: bool,
 ) -> pd.DataFrame:
     """BACI's and Comtrade's tonnes side by side per year, code and country pair (outer join).
 
@@ -641,7 +641,7 @@ def compare_sources(
     flow only one source knows is kept and visible rather than dropped."""
     frames = []
     for baci_path, trade_path in zip(baci_paths, trade_paths, strict=True):
-        baci = clean_baci_year(baci_path, commodities, trade_params)
+        baci = clean_baci_year(baci_path, commodities, impute_missing_weights)
         baci = baci.loc[:, [*COMPARISON_KEYS, "qty_t", "value_usd"]]
         merged = baci.merge(
             _comtrade_side(trade_path), on=list(COMPARISON_KEYS), how="outer", suffixes=("_baci", "_comtrade")

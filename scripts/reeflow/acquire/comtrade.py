@@ -26,6 +26,7 @@ from reeflow.acquire.raw import parse_envelope, read_comtrade_file
 from reeflow.countries import COMTRADE_EXCEPTIONS, iso3_from_comtrade
 from reeflow.http import HttpError, fetch, scrub
 from reeflow.io import ReeflowError, sha256_bytes, sha256_file, utc_now, write_json_atomic
+from reeflow.settings import ClientSettings, ComtradeScope
 
 log = logging.getLogger(__name__)
 
@@ -362,32 +363,32 @@ def read_local_year(
 # The year file
 
 
-def client_from_scope(
-    scope: Mapping[str, Any],
+def client_from_settings(
+    settings: ClientSettings,
     api_key: str | None,
     sleep: Callable[[float], None] = time.sleep,
     session: requests.Session | None = None,
     client_class: type[ComtradeClient] | None = None,
 ) -> ComtradeClient:
-    """A client with the scope's limits (scope = params.scope built by comtrade_scope()); the
-    tariff-line client shares them (``client_class``)."""
+    """A client with the configured endpoint and limits (ComtradeScope.client, built from
+    params.scope of comtrade_scope()); the tariff-line client shares them (``client_class``)."""
     return (client_class or ComtradeClient)(
-        base_url=str(scope["base_url"]),
-        max_records=int(scope["max_records"]),
+        base_url=settings.base_url,
+        max_records=settings.max_records,
         api_key=api_key or None,
-        max_tries=int(scope.get("max_tries", 6)),
-        backoff_seconds=float(scope.get("backoff_seconds", 2.0)),
-        max_backoff_seconds=float(scope.get("max_backoff_seconds", 120.0)),
-        timeout_seconds=float(scope.get("timeout_seconds", 120.0)),
-        pause_seconds=float(scope.get("pause_seconds", 1.0)),
+        max_tries=settings.max_tries,
+        backoff_seconds=settings.backoff_seconds,
+        max_backoff_seconds=settings.max_backoff_seconds,
+        timeout_seconds=settings.timeout_seconds,
+        pause_seconds=settings.pause_seconds,
         sleep=sleep,
         session=session or requests.Session(),
     )
 
 
-def _check_key_matches_plan(scope: Mapping[str, Any], api_key: str | None) -> None:
+def check_key_matches_plan(settings: ClientSettings, api_key: str | None) -> None:
     """Reporters and maxRecords were chosen for keyed or keyless use when the DAG was built."""
-    if bool(scope.get("keyed", False)) != bool(api_key):
+    if settings.keyed != bool(api_key):
         state = "set" if api_key else "unset"
         raise ReeflowError(
             f"COMTRADE_API_KEY is {state} now but was {'unset' if api_key else 'set'} when the workflow was "
@@ -398,33 +399,36 @@ def _check_key_matches_plan(scope: Mapping[str, Any], api_key: str | None) -> No
 def download_comtrade_year(
     output: str | os.PathLike[str],
     year: int,
-    scope: Mapping[str, Any],
+    scope: ComtradeScope,
     files: Sequence[str | os.PathLike[str]] = (),
     api_key: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
     session: requests.Session | None = None,
 ) -> dict[str, Any]:
-    """Write the raw year file for ``year`` (atomically, only once everything has arrived)."""
+    """Write the raw year file for ``year`` (atomically, only once everything has arrived).
+
+    ``scope``: ComtradeScope.from_mapping(params.scope of comtrade_scope())."""
     year = int(year)
-    source = scope.get("source", "api")
-    flows = list(scope["flows"])
-    cmd_codes = sorted({str(c) for c in scope["cmd_codes"]})
+    source = scope.source
+    flows = list(scope.flows)
+    cmd_codes = sorted(set(scope.cmd_codes))
+    reporters_out: str | list[str] = scope.reporters if isinstance(scope.reporters, str) else list(scope.reporters)
     if source == "api":
-        _check_key_matches_plan(scope, api_key)
-        reporters = reporter_codes(scope["reporters"])
+        check_key_matches_plan(scope.client, api_key)
+        reporters = reporter_codes(reporters_out)
         if not api_key:
             log.info(
                 "no COMTRADE_API_KEY: using the public preview (at most %s records per call) for "
                 "reporters %s; a free key gives the global network",
-                scope["max_records"],
-                scope["reporters"],
+                scope.client.max_records,
+                reporters_out,
             )
-        client = client_from_scope(scope, api_key, sleep=sleep, session=session)
+        client = client_from_settings(scope.client, api_key, sleep=sleep, session=session)
         responses = download_year(client, year, reporters, flows, cmd_codes)
     elif source == "files":
         responses = read_local_year(files, year, cmd_codes, flows)
         if not responses:
-            _missing_year(year, files, bool(scope.get("allow_missing_years", False)))
+            _missing_year(year, files, scope.allow_missing_years)
     else:
         raise ReeflowError(
             f"config comtrade.source '{source}': download_comtrade handles 'api' and 'files' only "
@@ -433,7 +437,7 @@ def download_comtrade_year(
     raw = {
         "source": source,
         "year": year,
-        "scope": {"reporters": scope["reporters"], "cmd_codes": cmd_codes, "flows": flows},
+        "scope": {"reporters": reporters_out, "cmd_codes": cmd_codes, "flows": flows},
         "responses": responses,
     }
     write_json_atomic(output, raw)

@@ -2,7 +2,7 @@
 
 One raw file per year, ``resources/raw/tariffline/{year}.json``, in the layout of the Comtrade raw
 year files (see reeflow.acquire.comtrade): the API's answers verbatim (``body``) or the rows of local files
-(``records``), each with its provenance. ``reeflow.acquire.raw.tariffline_records`` turns either into
+(``records``), each with its provenance. ``reeflow.acquire.tariffline.tariffline_records`` turns either into
 Comtrade v1-like records. Tariff lines are supplementary: a year that no local file covers is
 written empty with a warning, never an error.
 
@@ -40,9 +40,10 @@ from reeflow.acquire.comtrade import (
     download_query,
     records_as_json,
 )
-from reeflow.acquire.raw import parse_envelope
+from reeflow.acquire.raw import load_raw_year, parse_envelope
 from reeflow.clean.hs import revision_from_year
 from reeflow.io import ReeflowError, sha256_file, write_json_atomic
+from reeflow.settings import ClientSettings, TarifflineScope
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ TARIFFLINE_KEYLESS_PATH = "/public/v1/previewTariffline/C/A/HS"
 # How a source numbers partners: ISO 3166-1 numeric (USA 840) or Comtrade's own codes (USA 842).
 PARTNER_CODE_SYSTEMS: tuple[str, ...] = ("iso_numeric", "comtrade")
 
-# Columns of reeflow.acquire.raw.tariffline_records (before response_index), in this order.
+# Columns of reeflow.acquire.tariffline.tariffline_records (before response_index), in this order.
 TARIFFLINE_COLUMNS: tuple[str, ...] = (
     "refYear", "period", "reporterCode", "partnerCode", "flowCode", "cmdCode", "classificationCode",
     "netWgt", "qty", "qtyUnitCode", "primaryValue", "partner2Code", "customsCode", "motCode",
@@ -162,7 +163,7 @@ def v1_like(
     reporter: str | int | None = None,
     flow: str | None = None,
 ) -> pd.DataFrame:
-    """Rows of a tariff-line source as Comtrade v1-like records (see reeflow.acquire.raw.tariffline_records).
+    """Rows of a tariff-line source as Comtrade v1-like records (see reeflow.acquire.tariffline.tariffline_records).
 
     ``reporter`` (ISO3, or a Comtrade code) and ``flow`` fill rows that lack reporterCode or
     flowCode (the collector format has neither); ``partner_codes`` says how partnerCode is numbered."""
@@ -406,14 +407,14 @@ def download_api_year(
     return responses
 
 
-def client_from_scope(
-    scope: Mapping[str, Any],
+def client_from_settings(
+    settings: ClientSettings,
     api_key: str | None,
     sleep: Callable[[float], None] = time.sleep,
     session: requests.Session | None = None,
 ) -> TarifflineClient:
-    """The tariff-line client with the scope's limits (the same settings as the HS client)."""
-    client = comtrade.client_from_scope(scope, api_key, sleep, session, client_class=TarifflineClient)
+    """The tariff-line client with the configured limits (the same settings as the HS client)."""
+    client = comtrade.client_from_settings(settings, api_key, sleep, session, client_class=TarifflineClient)
     return client  # type: ignore[return-value]  # built as client_class
 
 
@@ -424,35 +425,32 @@ def client_from_scope(
 def download_tariffline_year(
     output: str | os.PathLike[str],
     year: int,
-    scope: Mapping[str, Any],
+    scope: TarifflineScope,
     api_key: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
     session: requests.Session | None = None,
 ) -> dict[str, Any]:
-    """Write the raw tariff-line file of ``year`` atomically (scope = params.scope of tariffline_scope()).
+    """Write the raw tariff-line file of ``year`` atomically.
 
-    scope: source (api | files | none), reporters (ISO3), hs6, flows, files (entries already
-    expanded: {path, reporter, flow, partner_codes}), and for the API base_url, keyed, max_records
-    and the retry settings."""
+    ``scope``: TarifflineScope.from_mapping(params.scope of tariffline_scope()): source (api | files
+    | none), reporters (ISO3), hs6, flows, files (source files; entries already expanded: {path,
+    reporter, flow, partner_codes}), and the client settings (source api)."""
     year = int(year)
-    source = scope.get("source", "none")
-    hs6 = sorted({str(c) for c in scope.get("hs6", [])})
-    flows = list(scope.get("flows", ["M", "X"]))
+    source = scope.source
+    hs6 = sorted(set(scope.hs6))
+    flows = list(scope.flows)
     if source == "api":
-        if bool(scope.get("keyed", False)) != bool(api_key):
-            state = "set" if api_key else "unset"
-            raise ReeflowError(
-                f"COMTRADE_API_KEY is {state} now but was {'unset' if api_key else 'set'} when the workflow "
-                "was planned (params.scope.keyed); export it (or not) consistently and rerun"
-            )
+        if scope.client is None:
+            raise ReeflowError("config comtrade.tariffline: source api needs the client settings of config comtrade")
+        comtrade.check_key_matches_plan(scope.client, api_key)
         if not api_key:
             log.info(
-                "no COMTRADE_API_KEY: tariff lines from the public preview (%s records a call)", scope["max_records"]
+                "no COMTRADE_API_KEY: tariff lines from the public preview (%s records a call)", scope.client.max_records
             )
-        client = client_from_scope(scope, api_key, sleep=sleep, session=session)
-        responses = download_api_year(client, year, list(scope["reporters"]), flows, hs6)
+        client = client_from_settings(scope.client, api_key, sleep=sleep, session=session)
+        responses = download_api_year(client, year, list(scope.reporters), flows, hs6)
     elif source == "files":
-        files = list(scope.get("files", []))
+        files = [dict(entry) for entry in scope.files]
         responses = read_local_year(files, year, hs6, flows)
         if not responses:
             log.warning(
@@ -469,8 +467,69 @@ def download_tariffline_year(
         "kind": "tariffline",
         "source": source,
         "year": year,
-        "scope": {"reporters": list(scope.get("reporters", [])), "hs6": hs6, "flows": flows},
+        "scope": {"reporters": list(scope.reporters), "hs6": hs6, "flows": flows},
         "responses": responses,
     }
     write_json_atomic(output, raw)
     return raw
+
+
+# --------------------------------------------------------------------------------------------
+# Raw year file -> records
+
+
+def tariffline_records(raw_year_path: str | os.PathLike[str]) -> pd.DataFrame:
+    """All records of a raw tariff-line year file (``resources/raw/tariffline/{year}.json``) as
+    Comtrade v1-like records, with ``response_index`` for provenance.
+
+    Columns (reeflow.acquire.tariffline.TARIFFLINE_COLUMNS): refYear (int), period, reporterCode and
+    partnerCode (Comtrade numeric codes: ISO numeric partners are converted where the source declares
+    partner_codes: iso_numeric; rows without a reporter take the source's declared ISO3), flowCode,
+    cmdCode (digit string, leading zeros kept), classificationCode (the HS revision in force that year
+    where absent: H6 from 2022), netWgt, qty, qtyUnitCode, primaryValue, partner2Code (0), customsCode
+    ("C00"), motCode (0), freqCode ("A"), typeCode ("C") where the rows do not say, and
+    isTariffLine=True. Several rows of one partner, line and year are all kept (the cleaner sums
+    them). A malformed file is a ReeflowError naming the file and the field."""
+    raw = load_raw_year(raw_year_path)
+    if not isinstance(raw, dict) or raw.get("kind") != "tariffline" or not isinstance(raw.get("responses"), list):
+        raise ReeflowError(
+            f"{raw_year_path}: not a raw tariff-line year file (an object with kind 'tariffline' and a "
+            "'responses' list); rerun rule download_tariffline"
+        )
+    frames = []
+    for index, response in enumerate(raw["responses"]):
+        where = f"{raw_year_path} response {index}"
+        if not isinstance(response, dict):
+            raise ReeflowError(f"{where}: a {type(response).__name__} where a stored response (an object) was expected")
+        if response.get("path"):
+            where += f" ({response['path']})"
+        params = response.get("params") or {}
+        if "body" in response:
+            records = parse_envelope(response["body"], where)
+            partner_codes = response.get("partner_codes", "comtrade")
+        elif "records" in response:
+            records = response["records"]
+            partner_codes = response.get("partner_codes")
+            if partner_codes is None:
+                raise ReeflowError(f"{where}: missing field 'partner_codes' (iso_numeric or comtrade)")
+        else:
+            raise ReeflowError(f"{where}: missing field 'body' (API answer) or 'records' (local file rows)")
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise ReeflowError(f"{where}: field 'records' must be a list of objects")
+        reporter = response.get("reporter") or _single(params.get("reporterCode"))
+        flow = response.get("flow") or _single(params.get("flowCode"))
+        frame = v1_like(pd.DataFrame.from_records(records), where, str(partner_codes), reporter, flow)
+        if frame.empty:
+            continue
+        frame["response_index"] = index
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[*TARIFFLINE_COLUMNS, "response_index"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _single(listed: Any) -> str | None:
+    """The one value of a comma-separated request parameter; None if absent or several."""
+    if listed is None or "," in str(listed) or not str(listed).strip():
+        return None
+    return str(listed).strip()

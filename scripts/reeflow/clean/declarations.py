@@ -32,6 +32,7 @@ import pandas as pd
 from reeflow.clean import hs
 from reeflow.countries import iso3_from_comtrade
 from reeflow.io import ReeflowError, write_parquet_atomic
+from reeflow.settings import TradeSettings
 from reeflow.schemas import (
     CROSS_CODE_COLUMNS,
     DISCREPANCY_COLUMNS,
@@ -330,15 +331,15 @@ def sum_tariff_line_rows(records: pd.DataFrame) -> pd.DataFrame:
 def clean_comtrade_year(
     raw_path: str | Path,
     commodities: Sequence[Mapping[str, Any]],
-    trade_params: Mapping[str, Any] | None = None,
+    trade: TradeSettings,
     year: int | None = None,
     tariffline_paths: Sequence[str | Path] = (),
 ) -> dict[str, pd.DataFrame]:
     """Every table ``clean_trade`` writes, from one raw Comtrade year file (and its tariff lines)."""
-    from reeflow.acquire.raw import comtrade_records, tariffline_records
+    from reeflow.acquire.raw import comtrade_records
+    from reeflow.acquire.tariffline import tariffline_records
     from reeflow.clean import quality, reconcile
 
-    params = dict(trade_params or {})
     records = comtrade_records(raw_path)
     lines = [tariffline_records(path) for path in tariffline_paths]
     lines = [frame for frame in lines if not frame.empty]
@@ -346,22 +347,22 @@ def clean_comtrade_year(
         records = sum_tariff_line_rows(pd.concat([records, *lines], ignore_index=True))
         log.info("%s: %d tariff-line record(s) beside the HS records", raw_path, sum(len(f) for f in lines))
     reported, unmapped = reported_from_records(
-        records, commodities, str(raw_path), year, bool(params.get("impute_missing_weights", True))
+        records, commodities, str(raw_path), year, trade.impute_missing_weights
     )
     log.info("%s: %d records kept in reported, %d unmapped groups", raw_path, len(reported), len(unmapped))
-    trade, matches = reconcile.reconcile_with_matches(
+    table, matches = reconcile.reconcile_with_matches(
         reported,
         hs.commodity_frame(commodities),
-        rule=str(params.get("mirror_rule", "importer_first")),
-        discrepancy_factor=float(params.get("discrepancy_factor", 2.0)),
-        cross_code=params.get("cross_code") or (),
+        rule=trade.mirror_rule,
+        discrepancy_factor=trade.discrepancy_factor,
+        cross_code=trade.cross_code,
     )
     return {
         "reported": reported,
-        "trade": validate_table(trade, TRADE_SCHEMA, f"{raw_path} -> trade"),
+        "trade": validate_table(table, TRADE_SCHEMA, f"{raw_path} -> trade"),
         "coverage": quality.coverage(reported),
         "world_check": quality.world_vs_partners(reported),
-        "discrepancies": reconcile.discrepancies(trade, float(params.get("large_flow_t", 100.0))),
+        "discrepancies": reconcile.discrepancies(table, trade.large_flow_t),
         "unmapped": unmapped,
         "cross_code": matches,
     }
@@ -370,17 +371,17 @@ def clean_comtrade_year(
 def clean_baci_year(
     raw_path: str | Path,
     commodities: Sequence[Mapping[str, Any]],
-    trade_params: Mapping[str, Any] | None = None,
+    trade: TradeSettings,
 ) -> dict[str, pd.DataFrame]:
     """The same tables from a BACI extract: BACI is already reconciled, so only trade and coverage."""
     from reeflow.acquire import baci
     from reeflow.clean import quality
 
-    trade = typed(baci.clean_baci_year(raw_path, commodities, trade_params), TRADE_COLUMNS)
+    table = typed(baci.clean_baci_year(raw_path, commodities, trade.impute_missing_weights), TRADE_COLUMNS)
     return {
         "reported": empty_table(REPORTED_COLUMNS),
-        "trade": validate_table(trade, TRADE_SCHEMA, f"{raw_path} -> trade"),
-        "coverage": quality.coverage_from_trade(trade),
+        "trade": validate_table(table, TRADE_SCHEMA, f"{raw_path} -> trade"),
+        "coverage": quality.coverage_from_trade(table),
         "world_check": empty_table(WORLD_CHECK_COLUMNS),
         "discrepancies": empty_table(DISCREPANCY_COLUMNS),
         "unmapped": empty_table(UNMAPPED_COLUMNS),
@@ -392,16 +393,18 @@ def run_clean_trade(
     raw_path: str | Path,
     outputs: Mapping[str, str | Path],
     commodities: Sequence[Mapping[str, Any]],
-    trade_params: Mapping[str, Any] | None = None,
+    trade: TradeSettings,
     source: str = "api",
     year: int | None = None,
     tariffline_paths: Sequence[str | Path] = (),
 ) -> None:
-    """Clean one year and write each table to ``outputs[name]`` (all or nothing is computed first)."""
+    """Clean one year and write each table to ``outputs[name]`` (all or nothing is computed first).
+
+    ``trade``: TradeSettings.from_mapping(config trade)."""
     if source == "baci" or str(raw_path).endswith(".parquet"):
-        tables = clean_baci_year(raw_path, commodities, trade_params)
+        tables = clean_baci_year(raw_path, commodities, trade)
     else:
-        tables = clean_comtrade_year(raw_path, commodities, trade_params, year, tariffline_paths)
+        tables = clean_comtrade_year(raw_path, commodities, trade, year, tariffline_paths)
     missing = [name for name in tables if name not in outputs]
     if missing:
         raise ReeflowError(f"clean_trade: no output path for table(s) {missing}; check workflow/rules/clean.smk")

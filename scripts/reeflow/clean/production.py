@@ -620,21 +620,22 @@ def run_clean_production(
     raw_paths: Sequence[str | Path],
     provenance_paths: Sequence[str | Path],
     outputs: dict[str, str | Path],
-    params: dict[str, Any],
+    settings: ProductionSettings,
     years: Sequence[int],
     stage_statistics_path: str | Path | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The clean_production rule: parse, combine, validate, write five tables atomically.
 
-    ``stage_statistics_path``: the cited stage-statistics CSV (None: none used)."""
+    ``settings``: ProductionSettings.from_mapping(config production); ``stage_statistics_path``: the
+    cited stage-statistics CSV (None: none used)."""
     records = parse_inputs(raw_paths, provenance_paths)
     stage_statistics = load_stage_statistics(stage_statistics_path) if stage_statistics_path else None
     tables = build_production(
         records,
         years,
-        edition_priority=params.get("edition_priority", "latest"),
-        gap_fill=params.get("gap_fill", "world_residual"),
-        world_check_tolerance=float(params.get("world_check_tolerance", 0.05)),
+        edition_priority=settings.edition_priority,
+        gap_fill=settings.gap_fill,
+        world_check_tolerance=settings.world_check_tolerance,
         stage_statistics=stage_statistics,
     )
     write_parquet_atomic(tables["production"], outputs["production"])

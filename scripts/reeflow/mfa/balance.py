@@ -44,7 +44,7 @@ import pandas as pd
 from reeflow.commodities import STAGES, load_commodities
 from reeflow.io import ReeflowError
 from reeflow.mfa.coverage import balance_coverage, two_sided_shares
-from reeflow.schemas import empty_table
+from reeflow.schemas import MFA_YEAR_TABLES, empty_table
 
 log = logging.getLogger(__name__)
 
@@ -643,15 +643,7 @@ def load_year_inputs(
 # ----------------------------------------------------------------------------------------------
 # Rules: one year, then every year collected
 # ----------------------------------------------------------------------------------------------
-YEAR_OUTPUTS: tuple[str, ...] = (
-    "balance",
-    "flows",
-    "origins",
-    "indicators",
-    "residuals",
-    "disruption",
-    "product_inflows",
-)
+YEAR_OUTPUTS: tuple[str, ...] = MFA_YEAR_TABLES  # one home: reeflow.schemas
 
 
 def trace_year(result: YearMFA) -> tuple[list[Any], np.ndarray]:
@@ -669,7 +661,6 @@ def year_tables(
 ) -> dict[str, pd.DataFrame]:
     """Every per-year table from a checked balance: the files under resources/mfa/{year}/."""
     from reeflow.mfa.indicators import year_indicators
-    from reeflow.mfa.stocks import product_inflows
     from reeflow.mfa.tracing import disruption_table, origin_table, tracing_residuals
 
     year, countries = result.year, result.countries
@@ -677,9 +668,6 @@ def year_tables(
     residuals = pd.concat([result.residuals, tracing_residuals(traces, countries, year)], ignore_index=True)
     residuals = finish_residuals([residuals.drop(columns="year")], year)
     links = [tuple(link) for link in mfa_config.get("disruption_links", [])]
-    product_of_code = dict(
-        zip(commodities["hs_code"].astype(str), commodities["product"].astype(str), strict=True)
-    )
     return {
         "balance": result.balance_table,
         "flows": result.flows,
@@ -691,7 +679,6 @@ def year_tables(
         "disruption": disruption_table(
             traces, countries, year, links, list(mfa_config.get("disruption_exporters", []))
         ),
-        "product_inflows": product_inflows(result.balance_table, result.flows, product_of_code, year),
     }
 
 

@@ -51,6 +51,14 @@ HEADLINE_COLUMNS: list[str] = [
     "missing_reporters",
 ]
 USA, CHN = "USA", "CHN"
+# The numeric headline indicators, computed by headline_indicators for the central case and every draw.
+HEADLINE_INDICATORS: tuple[str, ...] = (
+    "us_net_exports_t",
+    "china_net_exports_t",
+    "china_share_of_us_exports",
+    "us_china_interdependence",
+    "us_net_exporter",
+)
 
 
 def _long(
@@ -239,29 +247,95 @@ def empty_indicators() -> pd.DataFrame:
     return empty_table(INDICATOR_DTYPES)
 
 
+def _ratio_or(num: np.ndarray, den: np.ndarray, fill: float) -> np.ndarray:
+    """num / den where den > 0, else ``fill``, elementwise and without warnings."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), fill)
+
+
+def headline_indicators(
+    production: np.ndarray,
+    imports: np.ndarray,
+    exports: np.ndarray,
+    us_to_china: np.ndarray,
+    china_to_us: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The numeric headline indicators (HEADLINE_INDICATORS), vectorised over a trailing draws axis.
+
+    The one implementation, used by headline_row (the central case: one draw) and by the Monte
+    Carlo (reeflow.sensitivity.montecarlo: every draw). ``production``, ``imports``, ``exports``:
+    the balance rows of the US and China (reeflow.mfa.balance.balance_arrays: mine production,
+    then the stage statistic, floor or derived production), t REO-eq, [stages x (USA, CHN) x
+    draws]; ``us_to_china``, ``china_to_us``: the bilateral flows, [stages x draws]. Everything is
+    summed over the stages (REO-eq handled, stage ``all``). Returns name -> [draws]:
+
+    * ``us_net_exports_t``, ``china_net_exports_t``: exports - imports;
+    * ``china_share_of_us_exports``: US->China / US exports (0 without US exports);
+    * ``us_china_interdependence``: sqrt(d(US<-CN) x d(CN<-US)), d(A<-B) = A's imports from B / A's
+      supply (production + imports), 0 where a supply is 0;
+    * ``us_net_exporter``: 1.0 where the US net exports are > 0, else 0.0."""
+    production, imports, exports = (np.asarray(a, dtype=float) for a in (production, imports, exports))
+    supply = (production + imports).sum(axis=0)  # [(USA, CHN) x draws]
+    total_imports, total_exports = imports.sum(axis=0), exports.sum(axis=0)
+    us_cn = np.asarray(us_to_china, dtype=float).sum(axis=0)
+    cn_us = np.asarray(china_to_us, dtype=float).sum(axis=0)
+    us_net = total_exports[0] - total_imports[0]
+    d_us = np.nan_to_num(_ratio_or(cn_us, supply[0], np.nan))
+    d_cn = np.nan_to_num(_ratio_or(us_cn, supply[1], np.nan))
+    return {
+        "us_net_exports_t": us_net,
+        "china_net_exports_t": total_exports[1] - total_imports[1],
+        "china_share_of_us_exports": _ratio_or(us_cn, total_exports[0], 0.0),
+        "us_china_interdependence": np.sqrt(d_us * d_cn),
+        "us_net_exporter": (us_net > 0).astype(float),
+    }
+
+
+def headline_inputs(balance: pd.DataFrame, flows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """headline_indicators' arguments from one year's balance and flows tables, with one draw:
+    the US and China balance rows per stage and their bilateral flows per stage."""
+    present = set(balance["stage"].astype(str)) | set(flows["stage"].astype(str))
+    stages = [*STAGES, *sorted(present - set(STAGES))]
+    b = balance.assign(country=balance["country"].astype(str), stage=balance["stage"].astype(str))
+    b = b.groupby(["stage", "country"])[["production_t", "imports_t", "exports_t"]].sum()
+
+    def focus(column: str) -> np.ndarray:
+        table = b[column].unstack("country").reindex(index=stages, columns=[USA, CHN]).fillna(0.0)
+        return table.to_numpy(dtype=float)[:, :, None]
+
+    def link(exporter: str, importer: str) -> np.ndarray:
+        rows = flows[(flows["exporter"].astype(str) == exporter) & (flows["importer"].astype(str) == importer)]
+        per_stage = rows.groupby(rows["stage"].astype(str))["reo_t"].sum()
+        return per_stage.reindex(stages, fill_value=0.0).to_numpy(dtype=float)[:, None]
+
+    return {
+        "production": focus("production_t"),
+        "imports": focus("imports_t"),
+        "exports": focus("exports_t"),
+        "us_to_china": link(USA, CHN),
+        "china_to_us": link(CHN, USA),
+    }
+
+
 def headline_row(balance: pd.DataFrame, flows: pd.DataFrame, year: int) -> dict[str, object]:
-    """The study's claims for one year, over all stages (REO-eq): see HEADLINE_COLUMNS."""
-    b = with_all_stages(balance)
-    total = b[b["stage"] == ALL].set_index("country")
+    """The study's claims for one year, over all stages (REO-eq): see HEADLINE_COLUMNS. The numeric
+    ones come from headline_indicators (one draw); partners and coverage are worked out here."""
+    values = {name: v[0] for name, v in headline_indicators(**headline_inputs(balance, flows)).items()}
     pairs = bilateral(flows)
     pairs = pairs[pairs["stage"] == ALL]
     us_exports = partner_shares(pairs, "exports").query("country == @USA")
     china_suppliers = partner_shares(pairs, "imports").query("country == @CHN")
-    us_net = float(total["net_exports_t"].get(USA, 0.0))
     top = us_exports.sort_values(["rank", "partner"])["partner"]
-    to_china = us_exports.loc[us_exports["partner"] == CHN, "share"]
     rank = china_suppliers.loc[china_suppliers["partner"] == USA, "rank"]
-    dep = dependence(pairs, balance)
-    inter = interdependence(dep[dep["stage"] == ALL], USA, CHN)
     return {
         "year": year,
-        "us_net_exports_t": us_net,
-        "us_net_exporter": us_net > 0,
+        "us_net_exports_t": float(values["us_net_exports_t"]),
+        "us_net_exporter": bool(values["us_net_exporter"]),
         "us_top_export_destination": str(top.iloc[0]) if len(top) else "",
-        "china_share_of_us_exports": float(to_china.iloc[0]) if len(to_china) else 0.0,
+        "china_share_of_us_exports": float(values["china_share_of_us_exports"]),
         "us_rank_among_china_suppliers": int(rank.iloc[0]) if len(rank) else pd.NA,
-        "china_net_exports_t": float(total["net_exports_t"].get(CHN, 0.0)),
-        "us_china_interdependence": float(inter.loc[inter["stage"] == ALL, "value"].iloc[0]),
+        "china_net_exports_t": float(values["china_net_exports_t"]),
+        "us_china_interdependence": float(values["us_china_interdependence"]),
         **_coverage(balance),
     }
 

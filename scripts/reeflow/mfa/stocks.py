@@ -13,8 +13,8 @@ Inflows per country and product come from reeflow.mfa.end_uses: the final stage'
 among applications and products by cited end-use shares, traded final goods (cars, wind) keeping
 their measured net imports. Stock products (use ``stock``) build stocks with the lifetimes of
 ``mfa.lifetimes``; dissipative uses (polishing, FCC catalysts, glass, ...) are lost in the year of
-use: stock 0, no end-of-life outflow, ``dissipated_t`` = inflow. (``product_inflows`` below is the
-superseded trade-share split, still written per year by mfa_year but no longer read by the stocks.)
+use: stock 0, no end-of-life outflow, ``dissipated_t`` = inflow. This module is the cohort model
+alone; reeflow.mfa.end_uses feeds it and runs the stocks rule.
 
 Initial stock (``mfa.initial_stock``): ``zero`` (use starts in the first year) or
 ``steady_state``: every year before the first had the first year's inflow, for ever, so the
@@ -46,7 +46,6 @@ STOCK_COLUMNS: list[str] = [
     "use",
     "dissipated_t",
 ]
-INFLOW_COLUMNS: list[str] = ["year", "country", "product", "inflow_t"]
 DISTRIBUTIONS: tuple[str, ...] = ("normal", "weibull", "lognormal", "fixed")
 # Ages beyond this many mean lifetimes hold nothing worth counting (used for the steady state).
 STEADY_STATE_HORIZON_MEANS = 20
@@ -140,42 +139,6 @@ def horizon_for(lifetime: Mapping[str, Any]) -> int:
 # ----------------------------------------------------------------------------------------------
 # Inflows from the per-year balance and flows
 # ----------------------------------------------------------------------------------------------
-def product_inflows(
-    balance: pd.DataFrame, flows: pd.DataFrame, product_of_code: Mapping[str, str], year: int
-) -> pd.DataFrame:
-    """Final-stage consumption split into products (see the module docstring): year, country,
-    product, inflow_t."""
-    final = balance[balance["stage"] == "final"].set_index("country")["apparent_consumption_t"].clip(lower=0)
-    trade = flows[flows["stage"] == "final"].assign(product=flows["hs6"].astype(str).map(product_of_code))
-    trade = trade[trade["product"].notna() & (trade["product"] != "")]
-    products = sorted(set(p for p in product_of_code.values() if p))
-    if not products:
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in INFLOW_COLUMNS}).astype(
-            {"year": "int64", "inflow_t": "float64"}
-        )
-    both_sides = pd.concat(
-        [
-            trade[["exporter", "product", "reo_t"]].rename(columns={"exporter": "country"}),
-            trade[["importer", "product", "reo_t"]].rename(columns={"importer": "country"}),
-        ]
-    )
-    by_country = both_sides.pivot_table(
-        index="country", columns="product", values="reo_t", aggfunc="sum", fill_value=0.0
-    ).reindex(columns=products, fill_value=0.0)
-    world = by_country.sum(axis=0)
-    world_share = world / world.sum() if world.sum() > 0 else pd.Series(1.0 / len(products), index=products)
-    shares = by_country.div(by_country.sum(axis=1), axis=0)
-    shares = shares.reindex(final.index)
-    no_trade = shares.isna().any(axis=1)
-    shares.loc[no_trade] = np.broadcast_to(world_share.to_numpy(), (int(no_trade.sum()), len(products)))
-    inflow = shares.mul(final, axis=0)
-    out = inflow.rename_axis(index="country", columns="product").stack().rename("inflow_t").reset_index()
-    out.insert(0, "year", year)
-    out["country"] = out["country"].astype(str)
-    out["product"] = out["product"].astype(str)
-    return out[INFLOW_COLUMNS]
-
-
 def stocks_table(
     inflows: pd.DataFrame,
     lifetimes: Mapping[str, Mapping[str, Any]],
@@ -256,40 +219,3 @@ def global_stock(
     tail = survival_curve(lifetime, max(horizon_for(lifetime), n_years))
     stock, outflow, _ = stock_model(inflow, tail[:n_years], initial, tail_sf=tail)
     return stock, outflow
-
-
-def run_stocks(
-    balance_path: str,
-    flows_path: str,
-    commodities_path: str,
-    end_uses: Mapping[str, str],
-    output: str,
-    lifetimes: Mapping[str, Mapping[str, Any]],
-    years: Sequence[int],
-    initial: str,
-) -> None:
-    """The stocks rule: final-stage consumption (balance), traded final goods (flows) and the end-use
-    tables -> results/mfa/stocks.parquet."""
-    from reeflow.io import write_parquet_atomic
-    from reeflow.mfa.end_uses import end_use_inflows, load_stock_inputs
-
-    balance, flows, product_of_code, shares, products = load_stock_inputs(
-        balance_path, flows_path, commodities_path, end_uses, lifetimes
-    )
-    inflows = end_use_inflows(balance, flows, product_of_code, shares, products, years)
-    table = stocks_table(inflows, lifetimes, years, initial)
-    final = (
-        balance[balance["stage"] == "final"]
-        .groupby("year")["apparent_consumption_t"]
-        .apply(lambda s: s.clip(lower=0).sum())
-    )
-    gap = (table.groupby("year")["inflow_t"].sum().reindex(final.index, fill_value=0.0) - final).abs().max()
-    if gap > 1e-6 * max(1.0, float(final.abs().max())):
-        raise ReeflowError(f"stocks: product inflows differ from final-stage consumption by {gap:.3g} t (a bug)")
-    log.info(
-        "stocks: %d rows, %d countries, products %s",
-        len(table),
-        table["country"].nunique(),
-        sorted(table["product"].unique()),
-    )
-    write_parquet_atomic(table, output)

@@ -45,24 +45,20 @@ from reeflow.clean.reconcile import choose_quantity, importer_weights
 from reeflow.commodities import STAGES, load_commodities
 from reeflow.io import ReeflowError, write_csv_atomic, write_parquet_atomic
 from reeflow.mfa.balance import (
+    BalanceArrays,
     balance_arrays,
     mining_production_for_year,
     production_stats_matrix,
     stage_statistics_for_year,
     supply_trade,
 )
+from reeflow.mfa.indicators import HEADLINE_INDICATORS, headline_indicators
 
 log = logging.getLogger(__name__)
 
 MIRROR_RULES: tuple[str, ...] = ("importer_first", "exporter_first", "max", "weighted_mean")
 YIELD_STAGES: tuple[str, ...] = ("separation", "metal", "intermediate", "final")
-HEADLINE: tuple[str, ...] = (
-    "us_net_exports_t",
-    "china_net_exports_t",
-    "china_share_of_us_exports",
-    "us_china_interdependence",
-    "us_net_exporter",
-)
+HEADLINE: tuple[str, ...] = HEADLINE_INDICATORS
 SOBOL_INDICATORS: tuple[str, ...] = ("us_net_exports_t", "china_share_of_us_exports")
 US, CHINA = "USA", "CHN"
 # Flow groups the headline indicators are built from: (name, exporter or None, importer or None).
@@ -493,51 +489,33 @@ def stage_totals(flows: YearFlows, space: ParameterSpace, draws: Draws) -> np.nd
     return out
 
 
-def _ratio_or(num: np.ndarray, den: np.ndarray, fill: float) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), fill)
+def focus_balance(totals: np.ndarray, flows: YearFlows, yields: np.ndarray) -> BalanceArrays:
+    """The balance of the US and China per draw (reeflow.mfa.balance.balance_arrays), from the flow
+    groups' stage totals [FLOW_GROUPS x STAGES x draws]: arrays [STAGES x FOCUS x draws].
 
-
-def headline_from_totals(
-    totals: np.ndarray,
-    mining: np.ndarray,
-    yields: np.ndarray,
-    production_stats: np.ndarray | None = None,
-    production_floors: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """The headline indicators, per draw, as reeflow.mfa.indicators.headline_row defines them.
-
-    Sums run over the five stages (REO-eq handled). Interdependence = sqrt(d_US<-CN x d_CN<-US),
-    d = imports from the partner / own supply (production + imports), production from the
-    reeflow.mfa.balance balance (mine production, then the stage statistic where one exists, else upstream
-    consumption x yield): that is where yields and production enter. ``yields``: [YIELD_STAGES x
-    draws]; ``production_stats``: [STAGES x FOCUS], NaN where the stage is derived."""
+    Production: mine production, then the stage statistic where one exists (or the floor), else
+    upstream consumption x yield: that is where yields and production enter the headline.
+    ``yields``: [YIELD_STAGES x draws]."""
     g = {name: totals[i] for i, (name, _, _) in enumerate(FLOW_GROUPS)}  # each [STAGES x draws]
     imports = np.stack([g["us_imports"], g["china_imports"]], axis=1)  # [STAGES x FOCUS x draws]
     exports = np.stack([g["us_exports"], g["china_exports"]], axis=1)
     stage_yields = np.vstack([np.ones((1, yields.shape[1])), yields])[:, None, :]
-    balance = balance_arrays(
-        mining, imports, exports, stage_yields, production_stats=production_stats, production_floors=production_floors
-    )
-    supply = (balance.production + balance.imports).sum(axis=0)  # [FOCUS x draws]
-    total = {name: v.sum(axis=0) for name, v in g.items()}
-    us_net = total["us_exports"] - total["us_imports"]
-    d_us = np.nan_to_num(_ratio_or(total["china_to_us"], supply[0], np.nan))
-    d_cn = np.nan_to_num(_ratio_or(total["us_to_china"], supply[1], np.nan))
-    return {
-        "us_net_exports_t": us_net,
-        "china_net_exports_t": total["china_exports"] - total["china_imports"],
-        "china_share_of_us_exports": _ratio_or(total["us_to_china"], total["us_exports"], 0.0),
-        "us_china_interdependence": np.sqrt(d_us * d_cn),
-        "us_net_exporter": (us_net > 0).astype(float),
-    }
+    return balance_arrays(
+        flows.mining, imports, exports, stage_yields,
+        production_stats=flows.production_stats, production_floors=flows.production_floors,
+    )  # fmt: skip
 
 
 def evaluate(flows: YearFlows, space: ParameterSpace, draws: Draws) -> dict[str, np.ndarray]:
-    """Headline indicators of one year for every draw (vectorised over draws)."""
-    return headline_from_totals(
-        stage_totals(flows, space, draws), flows.mining, draws.yields, flows.production_stats, flows.production_floors
-    )
+    """Headline indicators of one year for every draw (vectorised over draws), by
+    reeflow.mfa.indicators.headline_indicators, the function the central case uses too."""
+    totals = stage_totals(flows, space, draws)
+    balance = focus_balance(totals, flows, draws.yields)
+    groups = [name for name, _, _ in FLOW_GROUPS]
+    return headline_indicators(
+        balance.production, balance.imports, balance.exports,
+        us_to_china=totals[groups.index("us_to_china")], china_to_us=totals[groups.index("china_to_us")],
+    )  # fmt: skip
 
 
 def evaluate_in_chunks(

@@ -1,0 +1,279 @@
+"""Typed settings for the library, built once from the validated configuration.
+
+Every default lives in workflow/schemas/config.schema.yaml: the Snakefile's ``validate(config,
+schema)`` fills them, the rules pass the (filled) config parts they use as params, and the rule
+scripts turn those params into the frozen dataclasses below with ``from_mapping``. ``from_mapping``
+requires every key: a missing one is a ReeflowError naming the config key (the schema should have
+filled it), never a silent default in the library. Keys a section has beyond the class's fields are
+ignored (a rule may pass a whole section of which the library uses a part).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+from reeflow.io import ReeflowError
+
+__all__ = [
+    "ClientSettings",
+    "ComtradeScope",
+    "EndUseRangeSettings",
+    "MfaSettings",
+    "ProductionSettings",
+    "SensitivitySettings",
+    "SensitivitySpace",
+    "TarifflineScope",
+    "TradeSettings",
+    "require_keys",
+]
+
+SCHEMA = "workflow/schemas/config.schema.yaml"
+
+T = TypeVar("T")
+
+
+def require_keys(section: Any, name: str, keys: Sequence[str]) -> dict[str, Any]:
+    """``{key: section[key]}`` for every key, or a ReeflowError naming the missing config keys."""
+    if not isinstance(section, Mapping):
+        raise ReeflowError(f"config {name}: expected a mapping of settings, got {type(section).__name__}")
+    missing = [key for key in keys if key not in section]
+    if missing:
+        raise ReeflowError(
+            f"config {', '.join(f'{name}.{key}' for key in missing)}: missing; the schema ({SCHEMA}) should "
+            "have filled it with its default: build settings only from a config validated against the schema "
+            "(snakemake's validate(config, schema) in the Snakefile)"
+        )
+    return {key: section[key] for key in keys}
+
+
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _strings(values: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in values)
+
+
+@dataclasses.dataclass(frozen=True)
+class TradeSettings:
+    """config trade: mirror reconciliation, imputation, discrepancy listing, cross-code rules."""
+
+    SECTION: ClassVar[str] = "trade"
+
+    mirror_rule: str
+    discrepancy_factor: float
+    impute_missing_weights: bool
+    large_flow_t: float
+    cross_code: tuple[Mapping[str, Any], ...]
+
+    @classmethod
+    def from_mapping(cls, section: Mapping[str, Any]) -> TradeSettings:
+        values = require_keys(section, cls.SECTION, _field_names(cls))
+        return cls(
+            mirror_rule=str(values["mirror_rule"]),
+            discrepancy_factor=float(values["discrepancy_factor"]),
+            impute_missing_weights=bool(values["impute_missing_weights"]),
+            large_flow_t=float(values["large_flow_t"]),
+            cross_code=tuple(dict(rule) for rule in values["cross_code"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ProductionSettings:
+    """config production, the parts the library uses (stage_statistics is a rule input)."""
+
+    SECTION: ClassVar[str] = "production"
+
+    edition_priority: str
+    gap_fill: str
+    world_check_tolerance: float
+
+    @classmethod
+    def from_mapping(cls, section: Mapping[str, Any]) -> ProductionSettings:
+        values = require_keys(section, cls.SECTION, _field_names(cls))
+        return cls(
+            edition_priority=str(values["edition_priority"]),
+            gap_fill=str(values["gap_fill"]),
+            world_check_tolerance=float(values["world_check_tolerance"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class MfaSettings:
+    """config mfa, the parts a year's balance uses (lifetimes and initial_stock go to the stock rules).
+
+    ``yields``: stage name -> yield (every stage after mining; reeflow.mfa.balance.yields_vector checks)."""
+
+    SECTION: ClassVar[str] = "mfa"
+
+    yields: Mapping[str, float]
+    negative_consumption: str
+    balance_tolerance: float
+    disruption_links: tuple[tuple[str, str], ...]
+    disruption_exporters: tuple[str, ...]
+    top_partners: int
+
+    @classmethod
+    def from_mapping(cls, section: Mapping[str, Any]) -> MfaSettings:
+        values = require_keys(section, cls.SECTION, _field_names(cls))
+        return cls(
+            yields={str(stage): float(y) for stage, y in require_keys(values["yields"], "mfa.yields", []).items()},
+            negative_consumption=str(values["negative_consumption"]),
+            balance_tolerance=float(values["balance_tolerance"]),
+            disruption_links=tuple((str(a), str(b)) for a, b in values["disruption_links"]),
+            disruption_exporters=_strings(values["disruption_exporters"]),
+            top_partners=int(values["top_partners"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class EndUseRangeSettings:
+    """config end_uses, the Monte Carlo of the stocks_range rule."""
+
+    SECTION: ClassVar[str] = "end_uses"
+
+    draws: int
+    lifetime_range: float
+
+    @classmethod
+    def from_mapping(cls, section: Mapping[str, Any]) -> EndUseRangeSettings:
+        values = require_keys(section, cls.SECTION, _field_names(cls))
+        return cls(draws=int(values["draws"]), lifetime_range=float(values["lifetime_range"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class SensitivitySettings:
+    """config sensitivity, the parts that define the parameter space."""
+
+    SECTION: ClassVar[str] = "sensitivity"
+
+    yield_range: float
+    mirror_rules: tuple[str, ...]
+    vary_imputation: bool
+    p_include_imputed: float
+
+    @classmethod
+    def from_mapping(cls, section: Mapping[str, Any]) -> SensitivitySettings:
+        values = require_keys(section, cls.SECTION, _field_names(cls))
+        return cls(
+            yield_range=float(values["yield_range"]),
+            mirror_rules=_strings(values["mirror_rules"]),
+            vary_imputation=bool(values["vary_imputation"]),
+            p_include_imputed=float(values["p_include_imputed"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class SensitivitySpace:
+    """params.space of the sensitivity rules (common.smk sensitivity_space_params): mfa.yields, the
+    central trade choices (trade.mirror_rule, trade.impute_missing_weights) and SensitivitySettings."""
+
+    yields: Mapping[str, float]
+    central_rule: str
+    central_include_imputed: bool
+    sensitivity: SensitivitySettings
+
+    @classmethod
+    def from_mapping(cls, space: Mapping[str, Any]) -> SensitivitySpace:
+        values = require_keys(space, "sensitivity space (params.space)", ["yields", "trade", "sensitivity"])
+        trade = require_keys(values["trade"], "trade", ["mirror_rule", "impute_missing_weights"])
+        yields = require_keys(values["yields"], "mfa.yields", [])
+        return cls(
+            yields={str(stage): float(y) for stage, y in yields.items()},
+            central_rule=str(trade["mirror_rule"]),
+            central_include_imputed=bool(trade["impute_missing_weights"]),
+            sensitivity=SensitivitySettings.from_mapping(values["sensitivity"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientSettings:
+    """The Comtrade client's endpoint and limits (config comtrade; max_records already chosen for
+    keyed or keyless use when the workflow was planned, ``keyed`` records which)."""
+
+    SECTION: ClassVar[str] = "comtrade"
+
+    base_url: str
+    keyed: bool
+    max_records: int
+    max_tries: int
+    backoff_seconds: float
+    max_backoff_seconds: float
+    timeout_seconds: float
+    pause_seconds: float
+
+    @classmethod
+    def from_mapping(cls, section: Mapping[str, Any]) -> ClientSettings:
+        values = require_keys(section, cls.SECTION, _field_names(cls))
+        return cls(
+            base_url=str(values["base_url"]),
+            keyed=bool(values["keyed"]),
+            max_records=int(values["max_records"]),
+            max_tries=int(values["max_tries"]),
+            backoff_seconds=float(values["backoff_seconds"]),
+            max_backoff_seconds=float(values["max_backoff_seconds"]),
+            timeout_seconds=float(values["timeout_seconds"]),
+            pause_seconds=float(values["pause_seconds"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ComtradeScope:
+    """params.scope of download_comtrade (common.smk comtrade_scope()): what to ask Comtrade for, or
+    keep from local files. ``reporters`` is "all" or ISO3 codes."""
+
+    SECTION: ClassVar[str] = "comtrade"
+
+    source: str
+    reporters: str | tuple[str, ...]
+    flows: tuple[str, ...]
+    cmd_codes: tuple[str, ...]
+    allow_missing_years: bool
+    client: ClientSettings
+
+    @classmethod
+    def from_mapping(cls, scope: Mapping[str, Any]) -> ComtradeScope:
+        keys = ["source", "reporters", "flows", "cmd_codes", "allow_missing_years"]
+        values = require_keys(scope, cls.SECTION, keys)
+        reporters = values["reporters"]
+        return cls(
+            source=str(values["source"]),
+            reporters=reporters if isinstance(reporters, str) else _strings(reporters),
+            flows=_strings(values["flows"]),
+            cmd_codes=_strings(values["cmd_codes"]),
+            allow_missing_years=bool(values["allow_missing_years"]),
+            client=ClientSettings.from_mapping(scope),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class TarifflineScope:
+    """params.scope of download_tariffline (common.smk tariffline_scope()). ``client`` is set for
+    source api only, ``files`` (entries already expanded: {path, reporter, flow, partner_codes}) for
+    source files only."""
+
+    SECTION: ClassVar[str] = "comtrade.tariffline"
+
+    source: str
+    reporters: tuple[str, ...]
+    hs6: tuple[str, ...]
+    flows: tuple[str, ...]
+    client: ClientSettings | None = None
+    files: tuple[Mapping[str, Any], ...] = ()
+
+    @classmethod
+    def from_mapping(cls, scope: Mapping[str, Any]) -> TarifflineScope:
+        values = require_keys(scope, cls.SECTION, ["source", "reporters", "hs6", "flows"])
+        source = str(values["source"])
+        return cls(
+            source=source,
+            reporters=_strings(values["reporters"]),
+            hs6=_strings(values["hs6"]),
+            flows=_strings(values["flows"]),
+            client=ClientSettings.from_mapping(scope) if source == "api" else None,
+            files=tuple(dict(entry) for entry in require_keys(scope, cls.SECTION, ["files"])["files"])
+            if source == "files"
+            else (),
+        )
