@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from reeflow.sensitivity import montecarlo as sens  # noqa: E402
+from reeflow.settings import SensitivitySpace  # noqa: E402
 
 YIELDS = {"separation": 0.95, "metal": 0.80, "intermediate": 0.90, "final": 0.95}
 
@@ -77,8 +78,12 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
 
-    space = sens.space_from_config(ROOT / "config" / "commodities.csv", YIELDS,
-                                   {"mirror_rule": "importer_first", "impute_missing_weights": True}, {})
+    space = sens.space_from_config(ROOT / "config" / "commodities.csv", SensitivitySpace.from_mapping({
+        "yields": YIELDS,
+        "trade": {"mirror_rule": "importer_first", "impute_missing_weights": True},
+        "sensitivity": {"yield_range": 0.10, "mirror_rules": list(sens.MIRROR_RULES), "vary_imputation": True,
+                        "p_include_imputed": 0.5},
+    }))  # fmt: skip
     names = np.array([f"C{i:03d}" for i in range(max(args.exporters, args.importers))])
     names[:2] = ["USA", "CHN"]
     exporters, importers = names[: args.exporters], names[: args.importers]

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from reeflow.commodities import STAGES, load_commodities  # noqa: E402
 from reeflow.io import sha256_bytes  # noqa: E402
 from reeflow.mfa.balance import trace_year, year_balance, yields_vector  # noqa: E402
+from reeflow.settings import MfaSettings  # noqa: E402
 from workflow_helpers import planned_jobs  # noqa: E402
 
 
@@ -190,7 +191,8 @@ def compare_year(workdir: Path, year: int, mfa_config: dict) -> dict[str, float]
     trade = pd.read_parquet(workdir / "resources" / "clean" / "trade" / f"{year}.parquet")
     production = pd.read_parquet(workdir / "resources" / "clean" / "production.parquet")
     commodities = load_commodities(ROOT / "config" / "commodities.csv")
-    result, balance_fast_s = best_of(lambda: year_balance(trade, production, commodities, year, mfa_config))
+    settings = MfaSettings.from_mapping(mfa_config)
+    result, balance_fast_s = best_of(lambda: year_balance(trade, production, commodities, year, settings))
     (traces, origin_countries), trace_fast_s = best_of(lambda: trace_year(result))
     yields = dict(zip(STAGES[1:], yields_vector(mfa_config["yields"])[1:]))
     mining = production[production["year"] == year].groupby("country")["value_t_reo"].sum()

@@ -257,7 +257,7 @@ def extract_path(baci_zip: Path, tmp_path: Path) -> Path:
 
 
 def test_clean_contract_columns_and_dtypes(extract_path: Path) -> None:
-    trade = clean_baci_year(extract_path, COMMODITIES, {"impute_missing_weights": True})
+    trade = clean_baci_year(extract_path, COMMODITIES, True)
     assert tuple(trade.columns) == TRADE_COLUMNS
     assert trade["year"].dtype == "int64"
     for col in ("exporter", "importer", "hs6", "stage", "basis"):
@@ -271,7 +271,7 @@ def test_clean_contract_columns_and_dtypes(extract_path: Path) -> None:
 
 
 def test_clean_maps_codes_revisions_and_values(extract_path: Path) -> None:
-    trade = clean_baci_year(extract_path, COMMODITIES, {"impute_missing_weights": False})
+    trade = clean_baci_year(extract_path, COMMODITIES, False)
     assert "850750" not in set(trade["hs6"])  # HS2012 code does not apply to HS92
     assert set(trade["hs6"]) <= {c["hs_code"] for c in COMMODITIES}
     raw = pd.read_parquet(extract_path)
@@ -286,7 +286,7 @@ def test_clean_maps_codes_revisions_and_values(extract_path: Path) -> None:
 
 
 def test_clean_imputes_missing_tonnes_from_median_unit_value(extract_path: Path) -> None:
-    trade = clean_baci_year(extract_path, COMMODITIES, {"impute_missing_weights": True})
+    trade = clean_baci_year(extract_path, COMMODITIES, True)
     raw = pd.read_parquet(extract_path)
     known = raw[(raw["hs6"] == "284610") & raw["qty_t"].gt(0)]
     uv = (known["value_kusd"] * 1000 / known["qty_t"]).median()
@@ -299,7 +299,7 @@ def test_clean_imputes_missing_tonnes_from_median_unit_value(extract_path: Path)
 
 
 def test_clean_flags_hk_round_trips(extract_path: Path) -> None:
-    trade = clean_baci_year(extract_path, COMMODITIES, {})
+    trade = clean_baci_year(extract_path, COMMODITIES, True)
     flagged = trade[trade["hk_roundtrip"]]
     assert len(flagged) == 1
     assert (flagged["exporter"].item(), flagged["importer"].item()) == ("CHN", "HKG")
@@ -309,7 +309,7 @@ def test_clean_names_a_bad_extract(tmp_path: Path) -> None:
     path = tmp_path / "2021.parquet"
     pd.DataFrame({"year": [2021]}).to_parquet(path)
     with pytest.raises(ReeflowError, match=r"2021\.parquet.*missing column"):
-        clean_baci_year(path, COMMODITIES, {})
+        clean_baci_year(path, COMMODITIES, True)
 
 
 def test_applicable_commodities_keeps_h0_rows_only() -> None:
@@ -364,7 +364,7 @@ def test_extract_is_stream_filtered_on_a_larger_year(tmp_path: Path) -> None:
 
 
 def test_compare_sources_outer_join_and_ratio(extract_path: Path, tmp_path: Path) -> None:
-    baci = clean_baci_year(extract_path, COMMODITIES, {})
+    baci = clean_baci_year(extract_path, COMMODITIES, True)
     first = baci.iloc[0]
     comtrade = pd.DataFrame(
         {
@@ -379,7 +379,7 @@ def test_compare_sources_outer_join_and_ratio(extract_path: Path, tmp_path: Path
     )
     trade_path = tmp_path / "trade.parquet"
     comtrade.to_parquet(trade_path)
-    table = compare_sources([extract_path], [trade_path], COMMODITIES, {})
+    table = compare_sources([extract_path], [trade_path], COMMODITIES, True)
     assert list(table.columns[:7]) == [
         "year", "hs6", "exporter", "importer", "qty_t_baci", "qty_t_comtrade", "ratio"
     ]  # fmt: skip
@@ -417,7 +417,7 @@ def test_year_without_table_codes_gives_empty_typed_tables(tmp_path: Path) -> No
     archive = write_baci_zip(tmp_path / "none.zip", rows=["2021,842,392,851762,999.0,10.0"])
     out, frame = extract(archive, tmp_path / "out")
     assert frame.empty and list(frame.columns) == pq.read_schema(out).names
-    trade = clean_baci_year(out, COMMODITIES, {"impute_missing_weights": True})
+    trade = clean_baci_year(out, COMMODITIES, True)
     assert trade.empty and tuple(trade.columns) == TRADE_COLUMNS
     assert trade["imputed"].dtype == bool and trade["qty_t"].dtype == "float64"
 

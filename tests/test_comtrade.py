@@ -42,20 +42,22 @@ from reeflow.acquire.raw import comtrade_records
 from reeflow.countries import iso3_from_comtrade
 from reeflow.http import HttpError
 from reeflow.io import ReeflowError, sha256_file
+from reeflow.settings import ComtradeScope
 
 SECRET = "FAKE-KEY-7f3c9a-do-not-leak"
 CODES = ["280530", "2846"]
 
 
-def api_scope(base_url: str, **overrides: Any) -> dict[str, Any]:
-    """params.scope as comtrade_scope() builds it, with fast retry settings."""
+def api_scope(base_url: str, **overrides: Any) -> ComtradeScope:
+    """params.scope as comtrade_scope() builds it, with fast retry settings, as the rule script reads it."""
     scope = {
         "source": "api", "base_url": base_url, "keyed": False, "reporters": ["USA", "CHN"],
         "flows": ["M", "X"], "cmd_codes": CODES, "max_records": 500, "max_tries": 3,
         "backoff_seconds": 0.0, "max_backoff_seconds": 0.0, "timeout_seconds": 5, "pause_seconds": 0.25,
+        "allow_missing_years": False,
     }  # fmt: skip
     scope.update(overrides)
-    return scope
+    return ComtradeScope.from_mapping(scope)
 
 
 def pool_for(
@@ -472,7 +474,7 @@ def test_real_recorded_answers_round_trip(real_data: Path, tmp_path, year: int) 
 # ---------------------------------------------------------------------------------------------- files source
 
 
-def files_scope(**overrides: Any) -> dict[str, Any]:
+def files_scope(**overrides: Any) -> ComtradeScope:
     scope = {
         "source": "files",
         "reporters": "all",
@@ -481,9 +483,15 @@ def files_scope(**overrides: Any) -> dict[str, Any]:
         "base_url": "https://comtradeapi.un.org",
         "keyed": False,
         "max_records": 500,
+        "max_tries": 6,
+        "backoff_seconds": 2.0,
+        "max_backoff_seconds": 120.0,
+        "timeout_seconds": 120,
+        "pause_seconds": 1.0,
+        "allow_missing_years": False,
     }
     scope.update(overrides)
-    return scope
+    return ComtradeScope.from_mapping(scope)
 
 
 @pytest.mark.parametrize("year", [2000, 2021, 2024])

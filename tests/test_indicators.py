@@ -14,8 +14,11 @@ from hypothesis import strategies as st
 
 from reeflow.mfa.indicators import (
     HEADLINE_COLUMNS,
+    HEADLINE_INDICATORS,
     INDICATOR_COLUMNS,
     bilateral,
+    headline_indicators,
+    headline_inputs,
     headline_row,
     headline_table,
     network_indicators,
@@ -116,12 +119,48 @@ def test_headline_on_the_toy() -> None:
     assert row["china_share_of_us_exports"] == pytest.approx(0.75)
     assert row["us_rank_among_china_suppliers"] == 1
     assert row["china_net_exports_t"] == pytest.approx(20 - 32)
+    assert row["us_china_interdependence"] == pytest.approx(np.sqrt(8 / (50 + 10 + 8) * 30 / (100 + 120 + 30 + 2)))
     # a year where the US does not supply China: rank is empty, not 0
     no_us = toy_flows().query("exporter != 'USA'")
     table = headline_table([row, headline_row(toy_balance(), no_us, 2021)])
     assert list(table.columns) == HEADLINE_COLUMNS
     assert table["us_rank_among_china_suppliers"].isna().tolist() == [False, True]
     assert table["us_top_export_destination"].tolist() == ["CHN", ""]
+
+
+def test_headline_indicators_on_hand_built_draws() -> None:
+    """Four draws over (mining, separation), worked out by hand: a mutual dependence of 1/4 each
+    way, the toy, a one-way link and nothing at all (no NaN: a share or dependence without a base is 0)."""
+    # per draw and country: (production, imports, exports), each (mining, separation); then US->CN, CN->US
+    draws = [
+        {"USA": ((150, 0), (0, 50), (100, 0)), "CHN": ((200, 100), (100, 0), (0, 80)), "us_cn": (100, 0),
+         "cn_us": (0, 50)},
+        {"USA": ((50, 10), (0, 8), (40, 0)), "CHN": ((100, 120), (30, 2), (0, 20)), "us_cn": (30, 0), "cn_us": (0, 8)},
+        {"USA": ((10, 0), (0, 0), (10, 0)), "CHN": ((0, 0), (10, 0), (0, 0)), "us_cn": (10, 0), "cn_us": (0, 0)},
+        {"USA": ((0, 0),) * 3, "CHN": ((0, 0),) * 3, "us_cn": (0, 0), "cn_us": (0, 0)},
+    ]  # fmt: skip
+    balance = np.array([[d["USA"], d["CHN"]] for d in draws], dtype=float)  # [draws x country x quantity x stage]
+    production, imports, exports = balance.transpose(2, 3, 1, 0)  # each [stages x (USA, CHN) x draws]
+    us_to_china = np.array([d["us_cn"] for d in draws], dtype=float).T  # [stages x draws]
+    china_to_us = np.array([d["cn_us"] for d in draws], dtype=float).T
+    values = headline_indicators(production, imports, exports, us_to_china, china_to_us)
+    assert tuple(values) == HEADLINE_INDICATORS
+    np.testing.assert_allclose(values["us_china_interdependence"], [0.25, np.sqrt(8 / 68 * 30 / 252), 0.0, 0.0])
+    np.testing.assert_allclose(values["us_net_exports_t"], [50, 32, 10, 0])
+    np.testing.assert_allclose(values["china_net_exports_t"], [-20, -12, -10, 0])
+    np.testing.assert_allclose(values["china_share_of_us_exports"], [1.0, 0.75, 1.0, 0.0])
+    np.testing.assert_array_equal(values["us_net_exporter"], [1.0, 1.0, 1.0, 0.0])
+    # the toy's central case is the second draw, fed from its balance and flows tables
+    central = headline_inputs(toy_balance(), toy_flows())
+    np.testing.assert_array_equal(central["production"][:2], production[:, :, [1]])
+    np.testing.assert_array_equal(central["imports"][:2], imports[:, :, [1]])
+    np.testing.assert_array_equal(central["exports"][:2], exports[:, :, [1]])
+    np.testing.assert_array_equal(central["us_to_china"][:2], us_to_china[:, [1]])
+    np.testing.assert_array_equal(central["china_to_us"][:2], china_to_us[:, [1]])
+    assert not central["production"][2:].any()  # stages the toy lacks are 0
+    row = headline_row(toy_balance(), toy_flows(), 2020)
+    for name in HEADLINE_INDICATORS:
+        assert float(row[name]) == values[name][1], name
 
 
 def test_betweenness_marks_the_hub_of_a_chain() -> None:

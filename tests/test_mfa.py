@@ -5,6 +5,7 @@ Toy world (SYNTHETIC, hand-computed): countries A, B, C; trade at two stages (mi
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +29,18 @@ from reeflow.mfa.balance import (
     unexplained_residuals,
     year_balance,
 )
+from reeflow.settings import MfaSettings
 from workflow_helpers import make_demo_dir, planned_jobs, snakemake
 
 YIELDS = {"separation": 0.5, "metal": 0.8, "intermediate": 0.9, "final": 1.0}
-CONFIG = {
+CONFIG = MfaSettings.from_mapping({
     "yields": YIELDS,
     "negative_consumption": "clip_and_report",
     "balance_tolerance": 1e-6,
     "disruption_links": [["A", "B"]],
-}
+    "disruption_exporters": [],
+    "top_partners": 5,
+})
 
 
 def toy_commodities() -> pd.DataFrame:
@@ -148,7 +152,7 @@ def test_negative_consumption_is_reported_never_hidden(rule: str) -> None:
     # C exports 50 at separation but has only 30 + 10
     trade = pd.concat([toy_trade(), trade_rows([("C", "A", "000002", 50.0)])], ignore_index=True)
     result = year_balance(
-        trade, toy_production(), toy_commodities(), 2020, {**CONFIG, "negative_consumption": rule}
+        trade, toy_production(), toy_commodities(), 2020, dataclasses.replace(CONFIG, negative_consumption=rule)
     )
     b = result.balance_table.set_index(["country", "stage"])
     residual = result.residuals.set_index(["country", "stage"])
@@ -189,7 +193,7 @@ def test_bad_inputs_name_the_file_and_column() -> None:
             toy_production(),
             toy_commodities(),
             2020,
-            {**CONFIG, "negative_consumption": "ignore"},
+            dataclasses.replace(CONFIG, negative_consumption="ignore"),
         )
 
 

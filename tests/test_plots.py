@@ -234,7 +234,7 @@ def test_net_trade_full_and_empty(tmp_path: Path, balance: pd.DataFrame, uncerta
     )
     assert_png_ok(no_band, "net_trade")
     nothing, _ = render(
-        plots.plot_net_trade(empty(plots.BALANCE_COLUMNS), empty(plots.UNCERTAINTY_COLUMNS), SOURCE),
+        plots.plot_net_trade(empty(plots.BALANCE_PLOT_COLUMNS), empty(plots.UNCERTAINTY_COLUMNS), SOURCE),
         tmp_path,
         "empty",
     )
@@ -276,7 +276,7 @@ def test_bilateral(tmp_path: Path, flows: pd.DataFrame) -> None:
     assert any("No data for CHN → USA" in t.get_text() for t in fig.axes[1].texts)
     png, _ = render(fig, tmp_path, "oneway")
     assert_png_ok(png, "bilateral")
-    png, _ = render(plots.plot_bilateral(empty(plots.FLOWS_COLUMNS), SOURCE), tmp_path, "empty")
+    png, _ = render(plots.plot_bilateral(empty(plots.FLOW_COLUMNS), SOURCE), tmp_path, "empty")
     assert_png_ok(png, "bilateral")
 
 
@@ -293,7 +293,7 @@ def test_network(tmp_path: Path, flows: pd.DataFrame, balance: pd.DataFrame) -> 
     png, _ = render(plots.plot_network(flows, balance, [2018, 2021], SOURCE), tmp_path, "network")
     assert_png_ok(png, "network")
     png, _ = render(
-        plots.plot_network(empty(plots.FLOWS_COLUMNS), empty(plots.BALANCE_COLUMNS), [2021], SOURCE),
+        plots.plot_network(empty(plots.FLOW_COLUMNS), empty(plots.BALANCE_PLOT_COLUMNS), [2021], SOURCE),
         tmp_path,
         "empty",
     )
@@ -500,3 +500,21 @@ def test_every_figure_copes_with_a_single_row(
     for kind, fig in figures.items():
         png, _ = render(fig, tmp_path, kind)
         assert_png_ok(png, kind)
+
+
+def test_the_written_out_theme_is_seaborns() -> None:
+    """The theme figure jobs apply without importing seaborn equals seaborn's own set_theme."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    with mpl.rc_context():
+        sns.set_theme(context="paper", style="whitegrid", palette=list(plots.OKABE_ITO.values()), font_scale=0.9)
+        expected = {key: mpl.rcParams[key] for key in plots.seaborn_theme()}
+    with mpl.rc_context():
+        mpl.rcParams.update(plots.seaborn_theme())
+        got = {key: mpl.rcParams[key] for key in expected}
+    for key, value in expected.items():
+        if isinstance(value, float):
+            assert got[key] == pytest.approx(value), key
+        else:
+            assert got[key] == value, key

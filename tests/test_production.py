@@ -28,6 +28,7 @@ from reeflow.clean.production import (
     validate,
 )
 from reeflow.io import ReeflowError
+from reeflow.settings import ProductionSettings
 
 YEARS = list(range(2010, 2016))
 
@@ -274,7 +275,8 @@ def test_run_clean_production_writes_five_tables(tmp_path: Path) -> None:
     out = {name: tmp_path / "out" / f"{name}.{'parquet' if name in ('production', 'salient') else 'csv'}"
            for name in ("production", "salient", "revisions", "gaps", "world_check")}  # fmt: skip
     run_clean_production([i[0] for i in inputs], [i[1] for i in inputs], out,
-                         {"edition_priority": "latest", "gap_fill": "world_residual", "world_check_tolerance": 0.05},
+                         ProductionSettings(edition_priority="latest", gap_fill="world_residual",
+                                            world_check_tolerance=0.05),
                          [2018, 2019, 2020])  # fmt: skip
     production = pd.read_parquet(out["production"])
     assert (
@@ -472,7 +474,8 @@ def test_run_clean_production_reads_the_stage_statistics(tmp_path: Path) -> None
     stage = write_stage_csv(tmp_path, [GOOD_ROW])
     out = {name: tmp_path / "out" / f"{name}.{'parquet' if name in ('production', 'salient') else 'csv'}"
            for name in ("production", "salient", "revisions", "gaps", "world_check")}  # fmt: skip
-    run_clean_production([raw], [provenance], out, {"gap_fill": "none"}, [2021], stage_statistics_path=stage)
+    settings = ProductionSettings(edition_priority="latest", gap_fill="none", world_check_tolerance=0.05)
+    run_clean_production([raw], [provenance], out, settings, [2021], stage_statistics_path=stage)
     production = pd.read_parquet(out["production"])
     assert row(production, 2021, "CHN", "separation")["value_t_reo"] == 162000.0
     assert row(production, 2021, "CHN")["value_t_reo"] == 168000.0

@@ -16,7 +16,6 @@ from matplotlib import image as mpimg
 from reeflow import __version__
 from reeflow.io import ReeflowError
 from reeflow.report.publish import (
-    HEADLINE_COLUMNS,
     PROVENANCE_COLUMNS,
     collect_provenance,
     find_chromium,
@@ -27,6 +26,7 @@ from reeflow.report.publish import (
     source_line,
     write_provenance,
 )
+from reeflow.schemas import HEADLINE_COLUMNS
 
 SHA = "ab" * 32
 

@@ -30,6 +30,7 @@ from reeflow.acquire.tariffline import (
 )
 from reeflow.countries import iso3_from_comtrade
 from reeflow.io import ReeflowError, sha256_file
+from reeflow.settings import TarifflineScope
 
 SECRET = "FAKE-TL-KEY-41d9e2-do-not-leak"
 HS6 = ["2846", "280530"]
@@ -37,7 +38,7 @@ REAL_FOLDER = "comtrade/china-tariffline-2023-2025"
 REAL_FILES = ["china_253090_tariffline.json", "china_261220_tariffline.json", "china_ree_tariffline.json"]
 
 
-def api_scope(base_url: str, **overrides: Any) -> dict[str, Any]:
+def api_scope(base_url: str, **overrides: Any) -> TarifflineScope:
     """params.scope as tariffline_scope() builds it for source api, with fast retry settings."""
     scope = {
         "source": "api", "base_url": base_url, "keyed": False, "reporters": ["CHN"], "hs6": HS6,
@@ -45,14 +46,14 @@ def api_scope(base_url: str, **overrides: Any) -> dict[str, Any]:
         "max_backoff_seconds": 60.0, "timeout_seconds": 5, "pause_seconds": 0.0,
     }  # fmt: skip
     scope.update(overrides)
-    return scope
+    return TarifflineScope.from_mapping(scope)
 
 
-def files_scope(entries: list[dict[str, Any]], **overrides: Any) -> dict[str, Any]:
+def files_scope(entries: list[dict[str, Any]], **overrides: Any) -> TarifflineScope:
     scope = {"source": "files", "reporters": ["CHN"], "hs6": ["253090", "261220", "2846", "280530"],
              "flows": ["M", "X"], "files": entries}  # fmt: skip
     scope.update(overrides)
-    return scope
+    return TarifflineScope.from_mapping(scope)
 
 
 def tariffline_pool(year: int, per_cell: int) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from reeflow.schemas import (
     empty_table,
     validate_table,
 )
+from reeflow.settings import TradeSettings
 
 USA, CHN, JPN, DEU, HKG, WORLD, AREAS_NES = 842, 156, 392, 276, 344, 0, 899
 COMMODITIES: list[dict[str, str]] = [
@@ -39,6 +41,8 @@ COMMODITIES: list[dict[str, str]] = [
     {"hs_code": "870380", "stage": "final", "unit_basis": "item", "revisions": "H5|H6"},
     {"hs_code": "870390", "stage": "final", "unit_basis": "item", "revisions": "H0|H1|H2|H3|H4"},
 ]
+TRADE = TradeSettings(mirror_rule="importer_first", discrepancy_factor=2.0, impute_missing_weights=True,
+                      large_flow_t=100.0, cross_code=())  # fmt: skip
 
 
 def v1_record(
@@ -270,7 +274,8 @@ def test_run_clean_trade_writes_every_table(tmp_path: Path) -> None:
         v1_record(cmd="999999"),
     ])  # fmt: skip
     outputs = {name: tmp_path / "out" / f"{name}.parquet" for name in OUTPUTS}
-    run_clean_trade(raw, outputs, COMMODITIES, {"mirror_rule": "max", "large_flow_t": 10.0}, "files", 2021)
+    trade = dataclasses.replace(TRADE, mirror_rule="max", large_flow_t=10.0)
+    run_clean_trade(raw, outputs, COMMODITIES, trade, "files", 2021)
     tables = {name: pd.read_parquet(path) for name, path in outputs.items()}
     trade = tables["trade"]
     assert list(trade.columns) == list(TRADE_COLUMNS)
@@ -284,7 +289,7 @@ def test_run_clean_trade_writes_nothing_when_the_raw_file_is_bad(tmp_path: Path)
     raw = raw_year_file(tmp_path / "2021.json", [v1_record(), v1_record(partner=JPN, netWgt=-1.0)])
     outputs = {name: tmp_path / "out" / f"{name}.parquet" for name in OUTPUTS}
     with pytest.raises(ReeflowError, match="netWgt"):
-        run_clean_trade(raw, outputs, COMMODITIES, {}, "files", 2021)
+        run_clean_trade(raw, outputs, COMMODITIES, TRADE, "files", 2021)
     assert not any(path.exists() for path in outputs.values())
 
 
@@ -297,7 +302,7 @@ def test_run_clean_trade_on_a_baci_extract(tmp_path: Path) -> None:
     path = tmp_path / "2021.parquet"
     extract.to_parquet(path)
     outputs = {name: tmp_path / "out" / f"{name}.parquet" for name in OUTPUTS}
-    run_clean_trade(path, outputs, COMMODITIES, {}, "baci", 2021)
+    run_clean_trade(path, outputs, COMMODITIES, TRADE, "baci", 2021)
     trade = pd.read_parquet(outputs["trade"])
     assert set(trade["basis"]) == {"reconciled"} and trade["qty_t"].sum() == pytest.approx(30.0)
     assert pd.read_parquet(outputs["reported"]).empty and pd.read_parquet(outputs["discrepancies"]).empty

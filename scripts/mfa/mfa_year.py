@@ -2,6 +2,7 @@
 
 from reeflow.io import setup_logging
 from reeflow.mfa.balance import YEAR_OUTPUTS, run_mfa_year
+from reeflow.settings import MfaSettings
 
 
 def main(smk) -> None:  # type: ignore[no-untyped-def]
@@ -11,7 +12,7 @@ def main(smk) -> None:  # type: ignore[no-untyped-def]
         production_path=smk.input.production,
         commodities_path=smk.input.commodities,
         year=int(smk.wildcards.year),
-        mfa_config=dict(smk.params.mfa),
+        settings=MfaSettings.from_mapping(smk.params.mfa),
         outputs={name: smk.output[name] for name in YEAR_OUTPUTS},
         coverage_path=smk.input.coverage,
         world_check_path=smk.input.world_check,

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,50 @@ def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
             csv.writer(handle, lineterminator="\n").writerow([str(c) for c in df.columns])
         with open(tmp, "ab") as handle:
             pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+
+
+def read_table(
+    path: str | os.PathLike[str], columns: Sequence[str] = (), what: str = "table", only: bool = False
+) -> pd.DataFrame:
+    """The one checked reader of the workflow's tables (Parquet or CSV).
+
+    A missing file, a corrupt one, or one without a contract column is a ReeflowError naming the
+    file, the columns and the fix (rerun the rule that writes it), never a KeyError three steps on.
+    An empty CSV is an empty table with the contract's columns (a step with no data yet). ``only``
+    reads just ``columns`` (Parquet), which keeps global-scale reads small."""
+    path = os.fspath(path)
+    try:
+        if path.endswith(".parquet"):
+            if only and columns:
+                import pyarrow.parquet as pq
+
+                present = set(pq.read_schema(path).names)
+                _check_columns(path, present, columns, what)
+                return pd.read_parquet(path, columns=list(columns))
+            table = pd.read_parquet(path)
+        else:
+            table = pd.read_csv(path, dtype={"hs6": str, "hs_code": str, "cmd_code": str})
+    except FileNotFoundError as err:
+        raise ReeflowError(f"{path}: no such file ({what}); run the rule that writes it") from err
+    except pd.errors.EmptyDataError:
+        table = pd.DataFrame(columns=list(columns))
+    except ReeflowError:
+        raise
+    except Exception as err:  # pyarrow and the CSV parser raise several types for corrupt files
+        raise ReeflowError(f"{path}: cannot read {what} ({err}); delete it and rerun the rule that writes it") from err
+    if table.empty and len(table.columns) == 0:
+        table = pd.DataFrame(columns=list(columns))
+    _check_columns(path, set(table.columns), columns, what)
+    return table
+
+
+def _check_columns(path: str, present: set[str], columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise ReeflowError(
+            f"{path}: missing column(s) {', '.join(missing)} of the {what}; expected {', '.join(columns)} "
+            "(docs/data-model.md); rerun the rule that writes it"
+        )
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

@@ -74,6 +74,30 @@ UNMAPPED_COLUMNS: dict[str, str] = {
 }  # fmt: skip
 
 
+# --------------------------------------------------------------------------------------------
+# The MFA's public tables (docs/data-model.md, README "Outputs"): one home for every column list
+# --------------------------------------------------------------------------------------------
+BALANCE_COLUMNS: list[str] = [
+    "year", "country", "stage", "production_t", "imports_t", "exports_t", "apparent_consumption_t",
+    "net_exports_t", "losses_t", "unprocessed_t", "production_basis", "two_sided_share", "unreported_flows",
+]  # fmt: skip
+# What every figure of the balance needs (the first eight columns of the contract).
+BALANCE_PLOT_COLUMNS: list[str] = BALANCE_COLUMNS[:8]
+FLOW_COLUMNS: list[str] = ["year", "stage", "exporter", "importer", "hs6", "reo_t", "basis"]
+HEADLINE_COLUMNS: list[str] = [
+    "year", "us_net_exports_t", "us_net_exporter", "us_top_export_destination", "china_share_of_us_exports",
+    "us_rank_among_china_suppliers", "china_net_exports_t", "us_china_interdependence", "two_sided_share",
+    "missing_reporters",
+]  # fmt: skip
+UNCERTAINTY_COLUMNS: list[str] = ["year", "indicator", "p05", "p50", "p95"]
+# The columns of the trade contract that each step reads (Parquet reads only these at global scale).
+MFA_TRADE_COLUMNS: list[str] = ["exporter", "importer", "hs6", "qty_t", "qty_items", "basis", "reexport"]
+SENSITIVITY_TRADE_COLUMNS: list[str] = [
+    *MFA_TRADE_COLUMNS, "qty_t_importer", "qty_t_exporter", "items_importer", "items_exporter", "imputed",
+]  # fmt: skip
+assert set(SENSITIVITY_TRADE_COLUMNS) <= set(TRADE_COLUMNS), "a trade view names a column outside the contract"
+
+
 def empty_table(columns: Mapping[str, str]) -> pd.DataFrame:
     """A zero-row table with the contract's columns and dtypes (so readers can concatenate it)."""
     return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in columns.items()})

@@ -56,6 +56,12 @@ def _strings(values: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in values)
 
 
+def _yields(section: Any) -> dict[str, float]:
+    """mfa.yields as stage -> float (which stages are needed is checked by balance.yields_vector)."""
+    require_keys(section, "mfa.yields", [])
+    return {str(stage): float(y) for stage, y in section.items()}
+
+
 @dataclasses.dataclass(frozen=True)
 class TradeSettings:
     """config trade: mirror reconciliation, imputation, discrepancy listing, cross-code rules."""
@@ -119,7 +125,7 @@ class MfaSettings:
     def from_mapping(cls, section: Mapping[str, Any]) -> MfaSettings:
         values = require_keys(section, cls.SECTION, _field_names(cls))
         return cls(
-            yields={str(stage): float(y) for stage, y in require_keys(values["yields"], "mfa.yields", []).items()},
+            yields=_yields(values["yields"]),
             negative_consumption=str(values["negative_consumption"]),
             balance_tolerance=float(values["balance_tolerance"]),
             disruption_links=tuple((str(a), str(b)) for a, b in values["disruption_links"]),
@@ -179,9 +185,8 @@ class SensitivitySpace:
     def from_mapping(cls, space: Mapping[str, Any]) -> SensitivitySpace:
         values = require_keys(space, "sensitivity space (params.space)", ["yields", "trade", "sensitivity"])
         trade = require_keys(values["trade"], "trade", ["mirror_rule", "impute_missing_weights"])
-        yields = require_keys(values["yields"], "mfa.yields", [])
         return cls(
-            yields={str(stage): float(y) for stage, y in yields.items()},
+            yields=_yields(values["yields"]),
             central_rule=str(trade["mirror_rule"]),
             central_include_imputed=bool(trade["impute_missing_weights"]),
             sensitivity=SensitivitySettings.from_mapping(values["sensitivity"]),

@@ -1,7 +1,8 @@
 """Headline and uncertainty tables, contract-checked, into the report folder."""
 
 from reeflow.io import setup_logging
-from reeflow.report.publish import HEADLINE_COLUMNS, UNCERTAINTY_COLUMNS, publish_table
+from reeflow.report.publish import publish_table
+from reeflow.schemas import HEADLINE_COLUMNS, UNCERTAINTY_COLUMNS
 
 
 def main(smk) -> None:

@@ -2,11 +2,12 @@
 
 from reeflow.io import setup_logging
 from reeflow.sensitivity.montecarlo import run_sobol, space_from_config
+from reeflow.settings import SensitivitySpace
 
 
 def main(smk) -> None:
     setup_logging(smk.log[0])
-    space = space_from_config(smk.input.commodities, **smk.params.space)
+    space = space_from_config(smk.input.commodities, SensitivitySpace.from_mapping(smk.params.space))
     trade_paths = dict(zip(smk.params.years, smk.input.trade))
     run_sobol(
         trade_paths,

@@ -60,8 +60,8 @@ rule retrieve_usgs:
         provenance="resources/raw/usgs/provenance/{kind}/{name}.json",
     params:
         entry=usgs_entry,
-        timeout_seconds=config["usgs"].get("timeout_seconds", 120),
-        max_tries=config["usgs"].get("max_tries", 4),
+        timeout_seconds=config["usgs"]["timeout_seconds"],
+        max_tries=config["usgs"]["max_tries"],
     log:
         "logs/acquire/usgs_{kind}_{name}.log",
     benchmark:

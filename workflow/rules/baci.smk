@@ -17,8 +17,8 @@ rule download_baci:
         record="resources/raw/baci/BACI_HS92_V{baci_version}.download.json",
     params:
         url=baci_url,
-        timeout_seconds=BACI.get("timeout_seconds", 300),
-        max_tries=BACI.get("max_tries", 4),
+        timeout_seconds=BACI["timeout_seconds"],
+        max_tries=BACI["max_tries"],
     log:
         "logs/acquire/baci_download_{baci_version}.log",
     benchmark:
@@ -42,7 +42,7 @@ rule register_baci_archive:
     output:
         provenance=BACI_PROVENANCE,
     params:
-        version=str(BACI.get("version", "") or ""),
+        version=str(BACI["version"]),
     log:
         "logs/acquire/baci_register.log",
     benchmark:
@@ -67,7 +67,7 @@ rule extract_baci:
         extract="resources/raw/baci/{year}.parquet",
     params:
         codes=baci_codes(),
-        block_bytes=int(BACI.get("block_size_mb", 16)) * 2**20,
+        block_bytes=int(BACI["block_size_mb"]) * 2**20,
     log:
         "logs/acquire/baci_extract_{year}.log",
     benchmark:

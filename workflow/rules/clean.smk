@@ -72,7 +72,7 @@ rule clean_production:
         raw=usgs_raw_paths(),
         provenance=usgs_provenance_paths(),
         # cited statistics of the stages after mining; '' in config disables them
-        stage_statistics=[p for p in [config["production"].get("stage_statistics", "config/stage_statistics.csv")] if p],
+        stage_statistics=[p for p in [config["production"]["stage_statistics"]] if p],
     output:
         production="resources/clean/production.parquet",
         salient="resources/clean/usgs_salient.parquet",

@@ -1,5 +1,9 @@
 # Helpers shared by the rules: the year list, the acquisition scope, file lists. Plain functions
-# (no lambdas inside rules); they only read `config`.
+# (no lambdas inside rules); they only read `config`. The Snakefile's validate(config, schema) has
+# filled every default of workflow/schemas/config.schema.yaml, so the rules read config[...] and
+# never repeat a default; .get(key) is kept only for a key the schema leaves unset on purpose
+# (comtrade.tariffline.source: unset follows comtrade.source). The rule scripts turn the params into
+# reeflow.settings dataclasses.
 
 import glob
 import hashlib
@@ -53,21 +57,21 @@ def comtrade_scope():
     ct = config["comtrade"]
     local = ct["source"] != "api"
     keyed = has_api_key() and not local  # local files do not depend on the key: no rerun when it is set
-    reporters = ct.get("reporters", "all") if keyed or local else ct.get("keyless_reporters", ["USA", "CHN"])
+    reporters = ct["reporters"] if keyed or local else ct["keyless_reporters"]
     return {
         "source": ct["source"],
-        "base_url": ct.get("base_url", "https://comtradeapi.un.org"),
+        "base_url": ct["base_url"],
         "keyed": keyed,
         "reporters": reporters,
-        "flows": ct.get("flows", ["M", "X", "RM", "RX"]),
+        "flows": ct["flows"],
         "cmd_codes": cmd_codes_to_request(COMMODITIES),
-        "max_records": ct.get("max_records_keyed", 250000) if keyed else ct.get("max_records_keyless", 500),
-        "max_tries": ct.get("max_tries", 6),
-        "backoff_seconds": ct.get("backoff_seconds", 2.0),
-        "max_backoff_seconds": ct.get("max_backoff_seconds", 120.0),
-        "timeout_seconds": ct.get("timeout_seconds", 120),
-        "pause_seconds": ct.get("pause_seconds", 1.0),
-        "allow_missing_years": ct.get("allow_missing_years", False),
+        "max_records": ct["max_records_keyed"] if keyed else ct["max_records_keyless"],
+        "max_tries": ct["max_tries"],
+        "backoff_seconds": ct["backoff_seconds"],
+        "max_backoff_seconds": ct["max_backoff_seconds"],
+        "timeout_seconds": ct["timeout_seconds"],
+        "pause_seconds": ct["pause_seconds"],
+        "allow_missing_years": ct["allow_missing_years"],
     }
 
 
@@ -76,11 +80,11 @@ def comtrade_local_files():
     ct = config["comtrade"]
     if ct["source"] != "files":
         return []
-    found = sorted({f for pattern in ct.get("files", []) for f in glob.glob(pattern, recursive=True)})
+    found = sorted({f for pattern in ct["files"] for f in glob.glob(pattern, recursive=True)})
     found = [f for f in found if f.lower().endswith((".json", ".csv")) and os.path.isfile(f)]
     if not found:
         raise ValueError(
-            f"config comtrade.files: no .json or .csv file matches {ct.get('files', [])}; "
+            f"config comtrade.files: no .json or .csv file matches {ct['files']}; "
             "give globs of Comtrade v1 exports, or set comtrade.source: api"
         )
     return found
@@ -94,14 +98,14 @@ def comtrade_input_files(wildcards):
 # National 8-10 digit lines beside HS6, one raw file per year; supplementary (a year no local file
 # covers is written empty with a warning).
 
-TARIFFLINE = config["comtrade"].get("tariffline") or {}
+TARIFFLINE = config["comtrade"]["tariffline"]
 
 
 def tariffline_source():
     """api | files | none: comtrade.tariffline.source, else following comtrade.source; none if disabled."""
-    if not TARIFFLINE.get("enabled", True):
+    if not TARIFFLINE["enabled"]:
         return "none"
-    source = TARIFFLINE.get("source")
+    source = TARIFFLINE.get("source")  # no schema default on purpose: unset follows comtrade.source
     if source:
         return source
     return {"api": "api", "files": "files"}.get(config["comtrade"]["source"], "none")
@@ -116,7 +120,7 @@ def tariffline_file_entries():
     if tariffline_source() != "files":
         return []
     entries = []
-    for item in TARIFFLINE.get("files", []):
+    for item in TARIFFLINE["files"]:
         matches = sorted(f for f in glob.glob(item["path"], recursive=True) if os.path.isfile(f))
         if not matches:
             raise ValueError(
@@ -136,21 +140,21 @@ def tariffline_scope():
     source = tariffline_source()
     scope = {
         "source": source,
-        "reporters": list(TARIFFLINE.get("reporters", ["CHN"])),
-        "hs6": sorted(str(c) for c in TARIFFLINE.get("hs6", ["253090", "261220", "2846", "280530"])),
-        "flows": list(TARIFFLINE.get("flows", ["M", "X"])),
+        "reporters": list(TARIFFLINE["reporters"]),
+        "hs6": sorted(str(c) for c in TARIFFLINE["hs6"]),
+        "flows": list(TARIFFLINE["flows"]),
     }
     if source == "api":
         keyed = has_api_key()
         scope.update({
-            "base_url": ct.get("base_url", "https://comtradeapi.un.org"),
+            "base_url": ct["base_url"],
             "keyed": keyed,
-            "max_records": ct.get("max_records_keyed", 250000) if keyed else ct.get("max_records_keyless", 500),
-            "max_tries": ct.get("max_tries", 6),
-            "backoff_seconds": ct.get("backoff_seconds", 2.0),
-            "max_backoff_seconds": ct.get("max_backoff_seconds", 120.0),
-            "timeout_seconds": ct.get("timeout_seconds", 120),
-            "pause_seconds": ct.get("pause_seconds", 1.0),
+            "max_records": ct["max_records_keyed"] if keyed else ct["max_records_keyless"],
+            "max_tries": ct["max_tries"],
+            "backoff_seconds": ct["backoff_seconds"],
+            "max_backoff_seconds": ct["max_backoff_seconds"],
+            "timeout_seconds": ct["timeout_seconds"],
+            "pause_seconds": ct["pause_seconds"],
         })
     elif source == "files":
         scope["files"] = TARIFFLINE_FILES
@@ -184,16 +188,16 @@ def usgs_entries():
     us = config["usgs"]
     entries = []
     if us["source"] == "download":
-        base = us.get("sciencebase_url", "https://www.sciencebase.gov").rstrip("/")
-        for item in us.get("urls", []):
-            entry = {"kind": item["kind"], "name": _safe_name(item["name"]), "source": item.get("url", ""),
-                     "edition": item.get("edition", ""), "is_url": True}
+        base = us["sciencebase_url"].rstrip("/")
+        for item in us["urls"]:  # the schema's oneOf: a url, or a ScienceBase item and file
+            source = item["url"] if "url" in item else f"{base}/catalog/item/{item['sciencebase_item']}"
+            entry = {"kind": item["kind"], "name": _safe_name(item["name"]), "source": source,
+                     "edition": item["edition"], "is_url": True}
             if "sciencebase_item" in item:  # link resolved at download time from the item's JSON
-                entry["source"] = f"{base}/catalog/item/{item['sciencebase_item']}"
                 entry["sciencebase"] = {"item": item["sciencebase_item"], "file": item["file"], "base_url": base}
             entries.append(entry)
     else:
-        for item in us.get("files", []):
+        for item in us["files"]:
             matches = sorted(glob.glob(item["path"], recursive=True))
             matches = [m for m in matches if os.path.isfile(m)]
             if not matches:
@@ -204,12 +208,12 @@ def usgs_entries():
             for path in matches:
                 entries.append(
                     {"kind": item["kind"], "name": _safe_name(os.path.basename(path)), "source": path,
-                     "edition": item.get("edition", ""), "is_url": False}
+                     "edition": item["edition"], "is_url": False}
                 )
     seen = {}
     for entry in entries:
         key = (entry["kind"], entry["name"])
-        sb_file = entry.get("sciencebase", {}).get("file")
+        sb_file = entry["sciencebase"]["file"] if "sciencebase" in entry else None
         origin = f"{entry['source']}#{sb_file}" if sb_file else entry["source"]
         if key in seen and seen[key] != origin:
             digest = hashlib.sha256(origin.encode()).hexdigest()[:8]
@@ -261,12 +265,12 @@ def raw_trade_paths():
 # The rules are always defined; they run only when a target asks for their outputs.
 
 
-BACI = config.get("baci") or {}
+BACI = config["baci"]
 BACI_PROVENANCE = "resources/raw/baci/archive_provenance.json"
 
 
 def baci_local_archive():
-    return str(BACI.get("archive", "") or "").strip()
+    return str(BACI["archive"] or "").strip()
 
 
 def baci_archive_path():
@@ -274,7 +278,7 @@ def baci_archive_path():
     local = baci_local_archive()
     if local:
         return local
-    version = str(BACI.get("version", "") or "").strip()
+    version = str(BACI["version"] or "").strip()
     if not version:
         raise ValueError(
             "config baci: set baci.archive (a local BACI .zip or its unpacked folder) or baci.version "
@@ -295,10 +299,7 @@ def baci_download_record(wildcards):
 
 
 def baci_url(wildcards):
-    return download_url(
-        BACI.get("url", "https://www.cepii.fr/DATA_DOWNLOAD/baci/data/BACI_HS92_V{version}.zip"),
-        wildcards.baci_version,
-    )
+    return download_url(BACI["url"], wildcards.baci_version)
 
 
 def baci_codes():
@@ -308,7 +309,7 @@ def baci_codes():
 
 def baci_comparison_wanted():
     """Whether to write source_comparison.csv; Comtrade must stay the main source for that."""
-    if not BACI.get("compare_with_comtrade", False):
+    if not BACI["compare_with_comtrade"]:
         return False
     if config["comtrade"]["source"] == "baci":
         raise ValueError(
@@ -323,24 +324,22 @@ def baci_comparison_wanted():
 
 def sensitivity_space_params():
     """What defines the parameter space besides the commodity table (a change redraws and reruns)."""
-    sens = config.get("sensitivity", {})
+    sens = config["sensitivity"]
     return {
-        "yields": dict(config.get("mfa", {}).get("yields", {})),
+        "yields": dict(config["mfa"]["yields"]),
         "trade": {
-            "mirror_rule": config.get("trade", {}).get("mirror_rule", "importer_first"),
-            "impute_missing_weights": config.get("trade", {}).get("impute_missing_weights", True),
+            "mirror_rule": config["trade"]["mirror_rule"],
+            "impute_missing_weights": config["trade"]["impute_missing_weights"],
         },
         "sensitivity": {
-            key: sens[key]
-            for key in ("yield_range", "mirror_rules", "vary_imputation", "p_include_imputed")
-            if key in sens
+            key: sens[key] for key in ("yield_range", "mirror_rules", "vary_imputation", "p_include_imputed")
         },
     }
 
 
 def sensitivity_years():
     """The configured one-at-a-time/Sobol years that the run covers (others cannot be computed)."""
-    return [year for year in config.get("sensitivity", {}).get("years", []) if year in YEARS]
+    return [year for year in config["sensitivity"]["years"] if year in YEARS]
 
 
 SENSITIVITY_SPACE = sensitivity_space_params()

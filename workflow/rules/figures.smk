@@ -3,10 +3,10 @@
 # two reporters still produces every figure.
 
 
-FIGURES = config.get("figures", {})
+FIGURES = config["figures"]
 # Printed under every figure: data sources, package version and the mirror rule behind the numbers.
 FIGURE_SOURCE = source_line(
-    config["comtrade"]["source"], config.get("trade", {}).get("mirror_rule", "importer_first")
+    config["comtrade"]["source"], config["trade"]["mirror_rule"]
 )
 FIGURE_NAMES = [
     "fig_net_trade",
@@ -66,7 +66,7 @@ rule fig_sankey:
         svg="results/figures/fig_sankey.svg",
     params:
         source=FIGURE_SOURCE,
-        years=FIGURES.get("sankey_years", []),
+        years=FIGURES["sankey_years"],
     log:
         "logs/figures/fig_sankey.log",
     benchmark:
@@ -125,7 +125,7 @@ rule fig_origins:
         svg="results/figures/fig_origins.svg",
     params:
         source=FIGURE_SOURCE,
-        countries=FIGURES.get("origin_countries", ["USA", "CHN"]),
+        countries=FIGURES["origin_countries"],
     log:
         "logs/figures/fig_origins.log",
     benchmark:
@@ -156,8 +156,8 @@ rule fig_network:
         svg="results/figures/fig_network.svg",
     params:
         source=FIGURE_SOURCE,
-        years=FIGURES.get("network_years", []),
-        max_nodes=FIGURES.get("network_max_nodes", 30),
+        years=FIGURES["network_years"],
+        max_nodes=FIGURES["network_max_nodes"],
     log:
         "logs/figures/fig_network.log",
     benchmark:
@@ -188,7 +188,7 @@ rule fig_sensitivity:
         svg="results/figures/fig_sensitivity.svg",
     params:
         source=FIGURE_SOURCE,
-        indicator=FIGURES.get("sensitivity_indicator", "us_net_exports_t"),
+        indicator=FIGURES["sensitivity_indicator"],
     log:
         "logs/figures/fig_sensitivity.log",
     benchmark:
@@ -219,7 +219,7 @@ rule fig_quality:
         svg="results/figures/fig_quality.svg",
     params:
         source=FIGURE_SOURCE,
-        factor=config.get("trade", {}).get("discrepancy_factor", 2.0),
+        factor=config["trade"]["discrepancy_factor"],
     log:
         "logs/figures/fig_quality.log",
     benchmark:

@@ -3,13 +3,13 @@
 # and the dynamic in-use stocks (results/). A year's job reads only that year's trade file, so a
 # revised year reruns one mfa_year job and the collecting rules.
 
-MFA = config.get("mfa") or {}
+MFA = config["mfa"]  # defaults filled by the schema (Snakefile validate)
 MFA_YEAR_FILES = list(MFA_YEAR_TABLES)  # one home: reeflow.schemas
 # The parts of config mfa that a year's balance uses (lifetimes and initial_stock only matter to
 # stocks, so changing them reruns only that rule).
 MFA_YEAR_KEYS = ["yields", "negative_consumption", "balance_tolerance", "disruption_links",
                  "disruption_exporters", "top_partners"]
-MFA_YEAR_PARAMS = {key: MFA[key] for key in MFA_YEAR_KEYS if key in MFA}
+MFA_YEAR_PARAMS = {key: MFA[key] for key in MFA_YEAR_KEYS}
 MFA_YEAR_PATHS = {name: expand(f"resources/mfa/{{year}}/{name}.parquet", year=YEARS) for name in MFA_YEAR_FILES}
 
 
@@ -74,10 +74,10 @@ rule collect_mfa:
 
 # End uses (issue #12): the final stage's consumption split among applications and products by
 # the cited tables of config end_uses; stock products build stocks, dissipative uses are lost.
-END_USES = config.get("end_uses") or {}
+END_USES = config["end_uses"]
 END_USE_TABLES = {
-    "shares": END_USES.get("shares", "config/end_uses.csv"),
-    "products": END_USES.get("products", "config/end_use_products.csv"),
+    "shares": END_USES["shares"],
+    "products": END_USES["products"],
 }
 
 
@@ -92,8 +92,8 @@ rule stocks:
     output:
         stocks="results/mfa/stocks.parquet",
     params:
-        lifetimes=MFA.get("lifetimes", {}),
-        initial_stock=MFA.get("initial_stock", "zero"),
+        lifetimes=MFA["lifetimes"],
+        initial_stock=MFA["initial_stock"],
         years=YEARS,
     log:
         "logs/mfa/stocks.log",

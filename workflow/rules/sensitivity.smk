@@ -115,8 +115,8 @@ rule sensitivity_sobol:
     params:
         space=SENSITIVITY_SPACE,
         years=SENSITIVITY_YEARS,
-        n_base=config["sensitivity"].get("sobol_n", 1024),
-        resamples=config["sensitivity"].get("sobol_resamples", 100),
+        n_base=config["sensitivity"]["sobol_n"],
+        resamples=config["sensitivity"]["sobol_resamples"],
         seed=config["sensitivity"]["seed"],
     log:
         "logs/sensitivity/sobol.log",
@@ -150,9 +150,9 @@ rule stocks_range:
     output:
         range="results/sensitivity/stocks_range.csv",
     params:
-        end_uses={key: END_USES.get(key, default) for key, default in (("draws", 200), ("lifetime_range", 0.2))},
-        lifetimes=MFA.get("lifetimes", {}),
-        initial_stock=MFA.get("initial_stock", "zero"),
+        end_uses={key: END_USES[key] for key in ("draws", "lifetime_range")},
+        lifetimes=MFA["lifetimes"],
+        initial_stock=MFA["initial_stock"],
         years=YEARS,
         seed=config["sensitivity"]["seed"],
     log:

@@ -26,7 +26,7 @@ rule validate:
             labels={"item": "Fit of each mirror rule to USGS"},
         ),
     params:
-        central_rule=config.get("trade", {}).get("mirror_rule", "importer_first"),
+        central_rule=config["trade"]["mirror_rule"],
         years=YEARS,
         n_years=len(YEARS),
     log:
@@ -83,7 +83,7 @@ rule end_use_plausibility:
     input:
         stocks="results/mfa/stocks.parquet",
         balance="results/mfa/balance.parquet",
-        proxies=END_USES.get("proxies", "config/end_use_proxies.csv"),
+        proxies=END_USES["proxies"],
     output:
         plausibility=report(
             "results/validation/end_use_plausibility.csv",

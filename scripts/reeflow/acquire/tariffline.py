@@ -445,7 +445,8 @@ def download_tariffline_year(
         comtrade.check_key_matches_plan(scope.client, api_key)
         if not api_key:
             log.info(
-                "no COMTRADE_API_KEY: tariff lines from the public preview (%s records a call)", scope.client.max_records
+                "no COMTRADE_API_KEY: tariff lines from the public preview (%s records a call)",
+                scope.client.max_records,
             )
         client = client_from_settings(scope.client, api_key, sleep=sleep, session=session)
         responses = download_api_year(client, year, list(scope.reporters), flows, hs6)

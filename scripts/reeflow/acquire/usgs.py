@@ -26,7 +26,6 @@ from typing import Any, NamedTuple
 import pandas as pd
 import pycountry
 
-from reeflow.acquire.sciencebase import DEFAULT_BASE_URL as SCIENCEBASE_URL
 from reeflow.acquire.sciencebase import retrieve_item_file
 from reeflow.countries import NAME_ALIASES, iso3_from_name
 from reeflow.http import fetch
@@ -703,7 +702,7 @@ def retrieve_usgs(
     sciencebase = entry.get("sciencebase")
     if sciencebase:  # the link is resolved from the item's JSON (reeflow.acquire.sciencebase)
         data, sb_record = retrieve_item_file(
-            sciencebase["item"], sciencebase["file"], base_url=sciencebase.get("base_url") or SCIENCEBASE_URL,
+            sciencebase["item"], sciencebase["file"], base_url=sciencebase["base_url"],
             timeout=timeout, max_tries=max_tries, backoff_seconds=backoff_seconds, session=session,
             describe=f"USGS {kind}/{name}",
         )  # fmt: skip

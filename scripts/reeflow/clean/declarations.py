@@ -32,7 +32,6 @@ import pandas as pd
 from reeflow.clean import hs
 from reeflow.countries import iso3_from_comtrade
 from reeflow.io import ReeflowError, write_parquet_atomic
-from reeflow.settings import TradeSettings
 from reeflow.schemas import (
     CROSS_CODE_COLUMNS,
     DISCREPANCY_COLUMNS,
@@ -46,6 +45,7 @@ from reeflow.schemas import (
     typed,
     validate_table,
 )
+from reeflow.settings import TradeSettings
 
 log = logging.getLogger(__name__)
 

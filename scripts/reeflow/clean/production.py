@@ -51,6 +51,7 @@ from reeflow.acquire.usgs import RECORD_COLUMNS, parse_usgs_file
 from reeflow.commodities import STAGES
 from reeflow.countries import REST_OF_WORLD, WORLD, is_country
 from reeflow.io import ReeflowError, read_json, write_csv_atomic, write_parquet_atomic
+from reeflow.settings import ProductionSettings
 
 log = logging.getLogger(__name__)
 

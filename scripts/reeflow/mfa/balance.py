@@ -42,30 +42,15 @@ import numpy as np
 import pandas as pd
 
 from reeflow.commodities import STAGES, load_commodities
-from reeflow.io import ReeflowError
+from reeflow.io import ReeflowError, read_table
 from reeflow.mfa.coverage import balance_coverage, two_sided_shares
-from reeflow.schemas import MFA_YEAR_TABLES, empty_table
+from reeflow.schemas import BALANCE_COLUMNS, FLOW_COLUMNS, MFA_YEAR_TABLES, empty_table
+from reeflow.schemas import MFA_TRADE_COLUMNS as TRADE_COLUMNS
+from reeflow.settings import MfaSettings
 
 log = logging.getLogger(__name__)
 
-TRADE_COLUMNS: tuple[str, ...] = ("exporter", "importer", "hs6", "qty_t", "qty_items", "basis", "reexport")
 PRODUCTION_COLUMNS: tuple[str, ...] = ("year", "country", "stage", "value_t_reo")
-BALANCE_COLUMNS: list[str] = [
-    "year",
-    "country",
-    "stage",
-    "production_t",
-    "imports_t",
-    "exports_t",
-    "apparent_consumption_t",
-    "net_exports_t",
-    "losses_t",
-    "unprocessed_t",
-    "production_basis",
-    "two_sided_share",
-    "unreported_flows",
-]
-FLOW_COLUMNS: list[str] = ["year", "stage", "exporter", "importer", "hs6", "reo_t", "basis"]
 RESIDUAL_DTYPES: dict[str, str] = {"year": "int64", "country": "string", "stage": "string", "kind": "string",
                                    "residual_t": "float64", "reason": "string"}
 RESIDUAL_COLUMNS: list[str] = list(RESIDUAL_DTYPES)
@@ -457,7 +442,7 @@ def year_balance(
     production: pd.DataFrame,
     commodities: pd.DataFrame,
     year: int,
-    mfa_config: Mapping[str, Any],
+    settings: MfaSettings,
     trade_source: str = "trade table",
     production_source: str = "production table",
     reported: set[tuple[str, str]] | None = None,
@@ -468,13 +453,13 @@ def year_balance(
     ``reported``: the (country, "imports"/"exports") flows that countries declared themselves this
     year (reeflow.mfa.coverage.reported_flows); None when unknown, which marks nothing as unreported.
     ``partial``: the flows whose partner declarations fall short of the reporter's World total
-    (reeflow.mfa.coverage.partial_flows)."""
-    rule = mfa_config.get("negative_consumption", "clip_and_report")
+    (reeflow.mfa.coverage.partial_flows). ``settings``: MfaSettings.from_mapping(config mfa)."""
+    rule = settings.negative_consumption
     if rule not in NEGATIVE_CONSUMPTION_RULES:
         raise ReeflowError(
             f"config mfa.negative_consumption: {rule!r}; use one of {NEGATIVE_CONSUMPTION_RULES}"
         )
-    yields = yields_vector(mfa_config.get("yields", {}))
+    yields = yields_vector(settings.yields)
     flows = reo_flows(trade, commodities, year=year, source=trade_source)
     mining = mining_production_for_year(production, year, production_source)
     stage_stats = stage_statistics_for_year(production, year, production_source)
@@ -499,7 +484,7 @@ def year_balance(
         production_stats=production_stats_matrix(stage_stats, countries),
         production_floors=production_stats_matrix(stage_floors, countries),
     )
-    check_balance(balance, yields, float(mfa_config.get("balance_tolerance", 1e-6)), countries, year)
+    check_balance(balance, yields, settings.balance_tolerance, countries, year)
     has_statistic = pd.Series(countries).isin(mining.index).to_numpy()
     shares = trade_two_sided_shares(trade, commodities, countries, trade_source)
     if reported is None:
@@ -617,16 +602,6 @@ def empty_residuals() -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------
 # Reading inputs
 # ----------------------------------------------------------------------------------------------
-def read_parquet_checked(path: str | os.PathLike[str], what: str) -> pd.DataFrame:
-    """Read a Parquet input or fail with the file named and the rule that writes it."""
-    try:
-        return pd.read_parquet(path)
-    except FileNotFoundError as err:
-        raise ReeflowError(f"{path}: {what} not found; run the rule that writes it") from err
-    except Exception as err:  # pyarrow raises several types for corrupt files
-        raise ReeflowError(f"{path}: cannot read {what} as Parquet ({err}); delete it and rerun") from err
-
-
 def load_year_inputs(
     trade_path: str | os.PathLike[str],
     production_path: str | os.PathLike[str],
@@ -634,8 +609,8 @@ def load_year_inputs(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The three inputs of a year's MFA: trade, production and the included commodity rows."""
     return (
-        read_parquet_checked(trade_path, "cleaned trade"),
-        read_parquet_checked(production_path, "cleaned production"),
+        read_table(trade_path, what="cleaned trade"),
+        read_table(production_path, what="cleaned production"),
         load_commodities(commodities_path),
     )
 
@@ -656,9 +631,7 @@ def trace_year(result: YearMFA) -> tuple[list[Any], np.ndarray]:
     return trace_origins(matrices, production, origin_countries), origin_countries
 
 
-def year_tables(
-    result: YearMFA, commodities: pd.DataFrame, mfa_config: Mapping[str, Any]
-) -> dict[str, pd.DataFrame]:
+def year_tables(result: YearMFA, commodities: pd.DataFrame, settings: MfaSettings) -> dict[str, pd.DataFrame]:
     """Every per-year table from a checked balance: the files under resources/mfa/{year}/."""
     from reeflow.mfa.indicators import year_indicators
     from reeflow.mfa.tracing import disruption_table, origin_table, tracing_residuals
@@ -667,17 +640,17 @@ def year_tables(
     traces, origin_countries = trace_year(result)
     residuals = pd.concat([result.residuals, tracing_residuals(traces, countries, year)], ignore_index=True)
     residuals = finish_residuals([residuals.drop(columns="year")], year)
-    links = [tuple(link) for link in mfa_config.get("disruption_links", [])]
+    links = list(settings.disruption_links)
     return {
         "balance": result.balance_table,
         "flows": result.flows,
         "origins": origin_table(traces, countries, origin_countries, year),
         "indicators": year_indicators(
-            result.balance_table, result.flows, year, top=int(mfa_config.get("top_partners", 5))
+            result.balance_table, result.flows, year, top=settings.top_partners
         ),
         "residuals": residuals,
         "disruption": disruption_table(
-            traces, countries, year, links, list(mfa_config.get("disruption_exporters", []))
+            traces, countries, year, links, list(settings.disruption_exporters)
         ),
     }
 
@@ -687,7 +660,7 @@ def run_mfa_year(
     production_path: str,
     commodities_path: str,
     year: int,
-    mfa_config: Mapping[str, Any],
+    settings: MfaSettings,
     outputs: Mapping[str, str],
     coverage_path: str | None = None,
     world_check_path: str | None = None,
@@ -701,14 +674,14 @@ def run_mfa_year(
     from reeflow.mfa.coverage import partial_flows, reported_flows
 
     trade, production, commodities = load_year_inputs(trade_path, production_path, commodities_path)
-    reported = None if coverage_path is None else reported_flows(read_parquet_checked(coverage_path, "coverage"))
+    reported = None if coverage_path is None else reported_flows(read_table(coverage_path, what="coverage"))
     partial = None
     if world_check_path is not None:
-        partial = partial_flows(read_parquet_checked(world_check_path, "World-vs-partners check"), commodities)
+        partial = partial_flows(read_table(world_check_path, what="World-vs-partners check"), commodities)
     result = year_balance(
-        trade, production, commodities, year, mfa_config, str(trade_path), str(production_path), reported, partial
+        trade, production, commodities, year, settings, str(trade_path), str(production_path), reported, partial
     )
-    tables = year_tables(result, commodities, mfa_config)
+    tables = year_tables(result, commodities, settings)
     b = result.balance_table
     mining = b.loc[b["stage"] == "mining", "production_t"].sum()
     log.info(
@@ -724,7 +697,7 @@ def run_mfa_year(
 
 
 def _concat(paths: Sequence[str], what: str) -> pd.DataFrame:
-    frames = [read_parquet_checked(p, what) for p in paths]
+    frames = [read_table(p, what=what) for p in paths]
     frames = [f for f in frames if not f.empty] or frames[:1]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

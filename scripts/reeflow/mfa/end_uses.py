@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from reeflow.io import ReeflowError
+from reeflow.settings import EndUseRangeSettings
 
 log = logging.getLogger(__name__)
 
@@ -610,10 +611,10 @@ def load_stock_inputs(
     """Balance, flows, the product of each traded code, end-use shares and products, checked together
     (the stocks rule and its Monte Carlo read the same inputs)."""
     from reeflow.commodities import load_commodities
-    from reeflow.mfa.balance import read_parquet_checked
+    from reeflow.io import read_table
 
-    balance = read_parquet_checked(balance_path, "balance")
-    flows = read_parquet_checked(flows_path, "flows")
+    balance = read_table(balance_path, what="balance")
+    flows = read_table(flows_path, what="flows")
     commodities = load_commodities(commodities_path)
     product_of_code = {
         str(c): str(p) for c, p in zip(commodities["hs_code"], commodities["product"], strict=True) if str(p)
@@ -634,8 +635,12 @@ def run_stocks_range(
     years: Sequence[int],
     initial: str,
     seed: int,
+    settings: EndUseRangeSettings,
 ) -> None:
-    """The stocks_range rule -> results/sensitivity/stocks_range.csv."""
+    """The stocks_range rule -> results/sensitivity/stocks_range.csv.
+
+    ``end_uses``: the paths of the shares and products tables; ``settings``: the draws and lifetime
+    range (EndUseRangeSettings.from_mapping(config end_uses))."""
     from reeflow.io import write_csv_atomic
 
     balance, flows, product_of_code, shares, products = load_stock_inputs(
@@ -650,22 +655,21 @@ def run_stocks_range(
         lifetimes,
         years,
         initial,
-        draws=int(end_uses.get("draws", 200)),
+        draws=settings.draws,
         seed=int(seed),
-        lifetime_range=float(end_uses.get("lifetime_range", 0.2)),
+        lifetime_range=settings.lifetime_range,
     )
     write_csv_atomic(table, output)
-    log.info("stocks range: %d rows, %d draws", len(table), int(end_uses.get("draws", 200)))
+    log.info("stocks range: %d rows, %d draws", len(table), settings.draws)
 
 
 def run_plausibility(stocks_path: str, balance_path: str, proxies_path: str, output: str) -> None:
     """The end_use_plausibility rule -> results/validation/end_use_plausibility.csv."""
-    from reeflow.io import write_csv_atomic
-    from reeflow.mfa.balance import read_parquet_checked
+    from reeflow.io import read_table, write_csv_atomic
 
     table = plausibility_table(
-        read_parquet_checked(stocks_path, "stocks"),
-        read_parquet_checked(balance_path, "balance"),
+        read_table(stocks_path, what="stocks"),
+        read_table(balance_path, what="balance"),
         load_proxies(proxies_path),
     )
     outside = table[~table["within_range"]]

@@ -32,24 +32,12 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from reeflow.commodities import STAGES
-from reeflow.schemas import empty_table
+from reeflow.schemas import HEADLINE_COLUMNS, empty_table
 
 ALL = "all"
 INDICATOR_DTYPES: dict[str, str] = {"year": "int64", "country": "string", "stage": "string", "indicator": "string",
                                     "partner": "string", "value": "float64"}
 INDICATOR_COLUMNS: list[str] = list(INDICATOR_DTYPES)
-HEADLINE_COLUMNS: list[str] = [
-    "year",
-    "us_net_exports_t",
-    "us_net_exporter",
-    "us_top_export_destination",
-    "china_share_of_us_exports",
-    "us_rank_among_china_suppliers",
-    "china_net_exports_t",
-    "us_china_interdependence",
-    "two_sided_share",
-    "missing_reporters",
-]
 USA, CHN = "USA", "CHN"
 # The numeric headline indicators, computed by headline_indicators for the central case and every draw.
 HEADLINE_INDICATORS: tuple[str, ...] = (

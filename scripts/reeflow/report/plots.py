@@ -13,26 +13,30 @@ import logging
 import math
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+from cycler import cycler  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.colors import LogNorm, to_rgb  # noqa: E402
 from matplotlib.container import BarContainer  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from reeflow.io import ReeflowError, atomic_path  # noqa: E402
-from reeflow.report.publish import UNCERTAINTY_COLUMNS  # noqa: E402
+from reeflow.io import atomic_path  # noqa: E402
+from reeflow.io import read_table as io_read_table  # noqa: E402
 from reeflow.report.sankey import REST, STAGES, draw_sankey, format_tonnes, sankey_data  # noqa: E402
+from reeflow.schemas import BALANCE_PLOT_COLUMNS, FLOW_COLUMNS, UNCERTAINTY_COLUMNS  # noqa: E402
+
+if TYPE_CHECKING:  # imported where a figure needs them: most figure jobs never pay for them
+    import networkx as nx
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +61,6 @@ OTHER_COLOURS: tuple[str, ...] = (
 COUNTRY_NAMES = {"USA": "United States", "CHN": "China"}
 
 # Input contracts (docs/data-model.md and the brief of each producing step).
-BALANCE_COLUMNS = (
-    "year",
-    "country",
-    "stage",
-    "production_t",
-    "imports_t",
-    "exports_t",
-    "apparent_consumption_t",
-    "net_exports_t",
-)
-FLOWS_COLUMNS = ("year", "stage", "exporter", "importer", "hs6", "reo_t", "basis")
 ORIGINS_COLUMNS = ("year", "stage", "country", "origin", "share")
 STOCKS_COLUMNS = ("year", "country", "product", "inflow_t", "stock_t", "outflow_t")
 OAT_COLUMNS = ("indicator", "year", "parameter", "low_value", "central_value", "high_value")
@@ -127,9 +120,31 @@ HEIGHTS: dict[str, float] = {
 # Theme, layout, saving
 
 
+def seaborn_theme() -> dict[str, object]:
+    """The rcParams of seaborn's set_theme(context="paper", style="whitegrid", palette=Okabe-Ito,
+    font_scale=0.9), written out so that a figure job need not import seaborn (half a second of
+    scipy.stats) to look like one; tests/test_plots.py checks it against seaborn itself."""
+    scale = 0.9 * 0.8  # font_scale x the "paper" context
+    tick = {"major.size": 6 * 0.8, "major.width": 1.25 * 0.8, "minor.size": 4 * 0.8, "minor.width": 1.0 * 0.8}
+    rc: dict[str, object] = {
+        "axes.axisbelow": True, "axes.edgecolor": ".8", "axes.grid": True, "axes.labelcolor": ".15",
+        "axes.linewidth": 1.25 * 0.8, "axes.labelsize": 12 * scale, "axes.titlesize": 12 * scale,
+        "axes.prop_cycle": cycler(color=[to_rgb(c) for c in OKABE_ITO.values()]),
+        "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
+        "font.size": 12 * scale, "grid.color": ".8", "legend.fontsize": 11 * scale,
+        "legend.title_fontsize": 12 * scale, "lines.linewidth": 1.5 * 0.8, "lines.markersize": 6 * 0.8,
+        "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
+        "patch.linewidth": 1 * 0.8, "text.color": ".15", "xtick.bottom": False, "ytick.left": False,
+        "xtick.color": ".15", "ytick.color": ".15", "xtick.labelsize": 11 * scale, "ytick.labelsize": 11 * scale,
+    }  # fmt: skip
+    for axis in ("xtick", "ytick"):
+        rc |= {f"{axis}.{key}": value for key, value in tick.items()}
+    return rc
+
+
 def apply_theme() -> None:
     """One look for every figure; also fixes the SVG id salt so reruns give byte-identical SVGs."""
-    sns.set_theme(context="paper", style="whitegrid", palette=list(OKABE_ITO.values()), font_scale=0.9)
+    plt.rcParams.update(seaborn_theme())
     plt.rcParams.update({
         "figure.dpi": 100, "savefig.dpi": DPI, "svg.hashsalt": "reeflow", "svg.fonttype": "path",
         "axes.titlesize": 8.5, "axes.titleweight": "bold", "axes.labelsize": 7.5, "legend.fontsize": 6.5,
@@ -211,27 +226,8 @@ def save_figure(
 
 
 def read_table(path: str | os.PathLike[str], columns: Sequence[str]) -> pd.DataFrame:
-    """A results table with its contract checked; an empty file is an empty table (no data yet),
-    a table missing a column is an error that names the file, the column and the fix."""
-    path = os.fspath(path)
-    try:
-        if path.endswith(".parquet"):
-            table = pd.read_parquet(path)
-        else:
-            table = pd.read_csv(path, dtype={"hs6": str})
-    except pd.errors.EmptyDataError:
-        table = pd.DataFrame(columns=list(columns))
-    except FileNotFoundError as err:
-        raise ReeflowError(f"{path}: no such file; run the rule that writes it first") from err
-    if table.empty and len(table.columns) == 0:
-        table = pd.DataFrame(columns=list(columns))
-    missing = [col for col in columns if col not in table.columns]
-    if missing:
-        raise ReeflowError(
-            f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(columns)} "
-            "(docs/data-model.md); rerun the rule that writes it"
-        )
-    return coerce_numeric(table)
+    """A results table with its contract checked (reeflow.io.read_table), numbers as numbers."""
+    return coerce_numeric(io_read_table(path, columns, "figure input"))
 
 
 def coerce_numeric(table: pd.DataFrame) -> pd.DataFrame:
@@ -563,6 +559,8 @@ def network_graph(
     ranked = list(size.sort_values(ascending=False).index[:max_nodes])
     keep = [c for c in always if c in size.index] + [c for c in ranked if c not in always]
     keep = keep[: max(max_nodes, len([c for c in always if c in size.index]))]
+    import networkx as nx
+
     graph = nx.DiGraph()
     for country in keep:
         graph.add_node(str(country), size=float(size.get(country, 0.0)))
@@ -573,6 +571,8 @@ def network_graph(
 
 
 def _draw_network(ax: Axes, graph: nx.DiGraph) -> None:
+    import networkx as nx
+
     pos = nx.circular_layout(list(graph.nodes))  # order = importance, so big players sit together
     sizes = np.array([graph.nodes[n]["size"] for n in graph.nodes], dtype=float)
     node_area = 30 + 900 * sizes / sizes.max() if sizes.max() > 0 else np.full(len(sizes), 60.0)
@@ -785,6 +785,8 @@ def _coverage_heatmap(ax: Axes, coverage: pd.DataFrame) -> None:
         return
     ax.set_facecolor("#f0f0f0")
     low, high = float(np.nanmin(table.to_numpy())), float(np.nanmax(table.to_numpy()))
+    import seaborn as sns
+
     sns.heatmap(
         table,
         ax=ax,
@@ -930,18 +932,18 @@ def _outflow_panel(ax: Axes, stocks: pd.DataFrame, countries: Sequence[str]) -> 
 
 def render_net_trade(balance: str, uncertainty: str, png: str, svg: str, source: str) -> None:
     fig = plot_net_trade(
-        read_table(balance, BALANCE_COLUMNS), read_table(uncertainty, UNCERTAINTY_COLUMNS), source
+        read_table(balance, BALANCE_PLOT_COLUMNS), read_table(uncertainty, UNCERTAINTY_COLUMNS), source
     )
     save_figure(fig, png, svg)
 
 
 def render_sankey(flows: str, balance: str, png: str, svg: str, source: str, years: Sequence[int]) -> None:
-    fig = plot_sankey(read_table(flows, FLOWS_COLUMNS), read_table(balance, BALANCE_COLUMNS), years, source)
+    fig = plot_sankey(read_table(flows, FLOW_COLUMNS), read_table(balance, BALANCE_PLOT_COLUMNS), years, source)
     save_figure(fig, png, svg)
 
 
 def render_bilateral(flows: str, png: str, svg: str, source: str) -> None:
-    save_figure(plot_bilateral(read_table(flows, FLOWS_COLUMNS), source), png, svg)
+    save_figure(plot_bilateral(read_table(flows, FLOW_COLUMNS), source), png, svg)
 
 
 def render_origins(origins: str, png: str, svg: str, source: str, countries: Sequence[str]) -> None:
@@ -952,7 +954,7 @@ def render_network(
     flows: str, balance: str, png: str, svg: str, source: str, years: Sequence[int], max_nodes: int = 30
 ) -> None:
     fig = plot_network(
-        read_table(flows, FLOWS_COLUMNS), read_table(balance, BALANCE_COLUMNS), years, source, max_nodes
+        read_table(flows, FLOW_COLUMNS), read_table(balance, BALANCE_PLOT_COLUMNS), years, source, max_nodes
     )
     save_figure(fig, png, svg)
 

@@ -21,18 +21,11 @@ import pandas as pd
 import yaml
 
 from reeflow import __version__
-from reeflow.io import ReeflowError, atomic_path, read_json, write_csv_atomic, write_text_atomic
+from reeflow.io import ReeflowError, atomic_path, read_json, read_table, write_csv_atomic, write_text_atomic
 
 PROVENANCE_COLUMNS: tuple[str, ...] = (
     "dataset", "year", "kind", "location", "edition", "retrieved_at", "status", "count", "sha256", "raw_file",
 )  # fmt: skip
-
-# Contracts of the tables the report shows (written by the mfa and sensitivity steps).
-HEADLINE_COLUMNS: tuple[str, ...] = (
-    "year", "us_net_exports_t", "us_net_exporter", "us_top_export_destination", "china_share_of_us_exports",
-    "us_rank_among_china_suppliers", "china_net_exports_t", "us_china_interdependence",
-)  # fmt: skip
-UNCERTAINTY_COLUMNS: tuple[str, ...] = ("year", "indicator", "p05", "p50", "p95")
 
 TRADE_SOURCE_NAMES = {"api": "UN Comtrade", "files": "UN Comtrade", "baci": "CEPII BACI"}
 
@@ -258,16 +251,7 @@ def publish_table(
 ) -> pd.DataFrame:
     """Copy a results table into the report folder after checking its contract, so a report never
     shows a table whose columns silently changed."""
-    try:
-        table = pd.read_csv(source)
-    except pd.errors.EmptyDataError:
-        table = pd.DataFrame(columns=list(required))
-    missing = [col for col in required if col not in table.columns]
-    if missing:
-        raise ReeflowError(
-            f"{source}: missing column(s) {', '.join(missing)}; expected {', '.join(required)} "
-            "(docs/data-model.md); rerun the rule that writes it"
-        )
+    table = read_table(source, required, "report table")
     write_csv_atomic(table, target)
     return table
 

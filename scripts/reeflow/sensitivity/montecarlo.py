@@ -43,7 +43,7 @@ import pandas as pd
 
 from reeflow.clean.reconcile import choose_quantity, importer_weights
 from reeflow.commodities import STAGES, load_commodities
-from reeflow.io import ReeflowError, write_csv_atomic, write_parquet_atomic
+from reeflow.io import ReeflowError, read_table, write_csv_atomic, write_parquet_atomic
 from reeflow.mfa.balance import (
     BalanceArrays,
     balance_arrays,
@@ -53,6 +53,8 @@ from reeflow.mfa.balance import (
     supply_trade,
 )
 from reeflow.mfa.indicators import HEADLINE_INDICATORS, headline_indicators
+from reeflow.schemas import SENSITIVITY_TRADE_COLUMNS as TRADE_COLUMNS
+from reeflow.settings import SensitivitySpace
 
 log = logging.getLogger(__name__)
 
@@ -69,20 +71,6 @@ FLOW_GROUPS: tuple[tuple[str, str | None, str | None], ...] = (
     ("china_imports", None, CHINA),
     ("us_to_china", US, CHINA),
     ("china_to_us", CHINA, US),
-)
-TRADE_COLUMNS: tuple[str, ...] = (
-    "exporter",
-    "importer",
-    "hs6",
-    "qty_t",
-    "qty_items",
-    "basis",
-    "qty_t_importer",
-    "qty_t_exporter",
-    "items_importer",
-    "items_exporter",
-    "imputed",
-    "reexport",
 )
 
 
@@ -703,45 +691,28 @@ def sobol_by_year(
 # ----------------------------------------------------------------------------------------------
 
 
-def space_from_config(
-    commodities_path: str | os.PathLike[str], yields: dict[str, float], trade: dict, sensitivity: dict
-) -> ParameterSpace:
-    """The parameter space from the commodity table, mfa.yields, the trade and sensitivity sections."""
+def space_from_config(commodities_path: str | os.PathLike[str], settings: SensitivitySpace) -> ParameterSpace:
+    """The parameter space from the commodity table and SensitivitySpace.from_mapping(params.space)
+    (mfa.yields, the central trade choices and the sensitivity section)."""
     return parameter_space(
         load_commodities(commodities_path),
-        yields,
-        central_rule=trade.get("mirror_rule", "importer_first"),
-        central_include_imputed=bool(trade.get("impute_missing_weights", True)),
-        yield_range=float(sensitivity.get("yield_range", 0.10)),
-        mirror_rules=sensitivity.get("mirror_rules", list(MIRROR_RULES)),
-        vary_imputation=bool(sensitivity.get("vary_imputation", True)),
-        p_include_imputed=float(sensitivity.get("p_include_imputed", 0.5)),
+        dict(settings.yields),
+        central_rule=settings.central_rule,
+        central_include_imputed=settings.central_include_imputed,
+        yield_range=settings.sensitivity.yield_range,
+        mirror_rules=list(settings.sensitivity.mirror_rules),
+        vary_imputation=settings.sensitivity.vary_imputation,
+        p_include_imputed=settings.sensitivity.p_include_imputed,
     )
 
 
 def read_trade(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """The trade columns the Monte Carlo needs; a file from an older clean step fails with the fix."""
-    import pyarrow.parquet as pq
-
-    try:
-        present = set(pq.read_schema(path).names)
-    except (OSError, ValueError) as err:
-        raise ReeflowError(f"{path}: not a readable Parquet file ({err}); rerun the clean_trade rule") from err
-    missing = [c for c in TRADE_COLUMNS if c not in present]
-    if missing:
-        raise ReeflowError(
-            f"{path}: column(s) {missing} missing; the file must follow docs/data-model.md: rerun the clean_trade rule"
-        )
-    return pd.read_parquet(path, columns=list(TRADE_COLUMNS))
+    """The trade columns the Monte Carlo needs (only those are read: global years are large)."""
+    return read_table(path, TRADE_COLUMNS, "cleaned trade (rerun the clean_trade rule)", only=True)
 
 
 def read_production(path: str | os.PathLike[str]) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError) as err:
-        raise ReeflowError(
-            f"{path}: cannot read the production table ({err}); rerun the clean_production rule"
-        ) from err
+    return read_table(path, (), "production table (rerun the clean_production rule)")
 
 
 def load_year_flows(
