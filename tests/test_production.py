@@ -237,7 +237,7 @@ def test_validation_names_table_column_and_rows() -> None:
 def test_salient_table_is_validated() -> None:
     records = frame([rec(2020, "CHN", 1.0, "MCS2022"), salient(2020, "imports", math.nan, code="")])
     with pytest.raises(ReeflowError, match="usgs_salient"):
-        build_production(records, [2020])
+        build_production(records, [2020], gap_fill="none")
 
 
 def test_unknown_gap_fill_is_refused(gappy: pd.DataFrame) -> None:

@@ -214,7 +214,7 @@ def real_trade(real_data: Path) -> pd.DataFrame:
     commodities = cleaning_records(table)
     records = read_comtrade_file(real_data / "comtrade" / "usa-china-2020-2024" / "usa-china-2846-280530.csv")
     rep, _ = reported_from_records(records, commodities, "usa-china.csv")
-    return validate_table(reconcile(rep, hs.commodity_frame(commodities), "importer_first"), TRADE_SCHEMA, "t")
+    return validate_table(reconcile(rep, hs.commodity_frame(commodities), "importer_first", 2.0), TRADE_SCHEMA, "t")
 
 
 def test_real_usa_china_2846_mirror_gap_is_disputed_with_both_sides(real_trade: pd.DataFrame) -> None:

@@ -81,7 +81,7 @@ def synthetic_production(year: int = 2020) -> pd.DataFrame:
 
 
 def space_of(table: pd.DataFrame, **kwargs) -> sens.ParameterSpace:
-    return sens.parameter_space(table, YIELDS, **kwargs)
+    return sens.parameter_space(table, YIELDS, **({"central_rule": "importer_first"} | kwargs))
 
 
 def reference_indicators(trade: pd.DataFrame, table: pd.DataFrame, content, share, rule: str, include: bool,
@@ -212,7 +212,7 @@ def test_config_errors_name_the_key() -> None:
     with pytest.raises(ReeflowError, match="sensitivity.mirror_rules"):
         space_of(table, mirror_rules=["median"])
     with pytest.raises(ReeflowError, match="mfa.yields"):
-        sens.parameter_space(table, {"metal": 0.8})
+        sens.parameter_space(table, {"metal": 0.8}, "importer_first")
 
 
 def test_project_commodity_table_gives_every_group(repo_root: Path) -> None:

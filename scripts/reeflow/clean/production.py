@@ -522,7 +522,8 @@ def build_production(
     records: pd.DataFrame,
     years: Sequence[int],
     edition_priority: str = "latest",
-    gap_fill: str = "world_residual",
+    *,
+    gap_fill: str,
     world_check_tolerance: float = 0.05,
     stage_statistics: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:

@@ -378,8 +378,8 @@ def mirror_pairs(decl: pd.DataFrame) -> pd.DataFrame:
 def reconcile(
     reported: pd.DataFrame,
     table: pd.DataFrame,
-    rule: str = "importer_first",
-    discrepancy_factor: float = 2.0,
+    rule: str,
+    discrepancy_factor: float,
     cross_code: Sequence[Mapping[str, Any]] = (),
 ) -> pd.DataFrame:
     """The ``trade`` table (docs/data-model.md) of one year's ``reported`` table."""
@@ -389,8 +389,8 @@ def reconcile(
 def reconcile_with_matches(
     reported: pd.DataFrame,
     table: pd.DataFrame,
-    rule: str = "importer_first",
-    discrepancy_factor: float = 2.0,
+    rule: str,
+    discrepancy_factor: float,
     cross_code: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``trade`` table and the cross-code matches (``CROSS_CODE_COLUMNS``) of one year."""

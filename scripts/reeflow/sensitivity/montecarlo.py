@@ -120,7 +120,7 @@ class Draws:
 def parameter_space(
     commodities: pd.DataFrame,
     yields: dict[str, float],
-    central_rule: str = "importer_first",
+    central_rule: str,
     central_include_imputed: bool = True,
     yield_range: float = 0.10,
     mirror_rules: Sequence[str] = MIRROR_RULES,
