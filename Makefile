@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 8
 
-.PHONY: install reproduce offline demo test lint report bench clean
+.PHONY: install reproduce offline demo test lint report bench mutation clean
 
 install: $(VENV)/.installed
 
@@ -38,6 +38,24 @@ bench: install      ## global-scale SYNTHETIC benchmarks (prints figures; severa
 	$(BIN)/python bench/run_bench.py
 	$(BIN)/python bench/bench_sensitivity.py
 	$(BIN)/python bench/bench_baci.py
+
+# Mutation testing of the science modules with mutmut (docs/mutation.md); slow, not in CI.
+# MUTATION_SAMPLE='*__mutmut_*3' checks a deterministic ~1/10 sample (the mutants numbered 3, 13, 23... per function).
+MUTATION_JOBS ?= 2
+MUTATION_SAMPLE ?=
+ABSBIN := $(abspath $(BIN))
+
+$(VENV)/.mutation-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test,mutation]"
+	touch $@
+
+mutation: install $(VENV)/.mutation-installed  ## mutation score of reconcile, MFA balance, tracing, sensitivity, indicators
+	rm -rf .mutation/mutants
+	mkdir -p .mutation
+	cd .mutation && ln -sfn ../scripts src && ln -sfn ../tests tests && ln -sfn ../config config \
+		&& ln -sfn ../pyproject.toml pyproject.toml && ln -sfn ../../shared shared
+	cd .mutation && $(ABSBIN)/mutmut run --max-children $(MUTATION_JOBS) $(if $(MUTATION_SAMPLE),'$(MUTATION_SAMPLE)')
+	$(BIN)/python bench/mutation_score.py --mutants .mutation/mutants $(if $(MUTATION_SAMPLE),--sample '$(MUTATION_SAMPLE)') --survivors
 
 clean:
 	rm -rf resources/raw resources/clean resources/mfa resources/quality resources/sensitivity results logs benchmarks

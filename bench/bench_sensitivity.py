@@ -48,12 +48,15 @@ def synthetic_trade_year(year: int, exporters: np.ndarray, importers: np.ndarray
     qty_t = np.where(np.isnan(q_imp), q_exp, q_imp)
     items_imp = np.where(is_item, np.round(q_imp / 1.6), np.nan)
     items_exp = np.where(is_item, np.round(q_exp / 1.6), np.nan)
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "year": year, "exporter": ex, "importer": im, "hs6": cd,
         "qty_t": qty_t, "qty_items": np.where(np.isnan(items_imp), items_exp, items_imp), "basis": "importer",
         "qty_t_importer": q_imp, "qty_t_exporter": q_exp, "items_importer": items_imp, "items_exporter": items_exp,
         "imputed": rng.random(n) < 0.1, "reexport": rng.random(n) < 0.03,
     })  # fmt: skip
+    frame["imputed_importer"] = frame["imputed"] & ~np.isnan(q_imp)  # per side, as reconcile writes them
+    frame["imputed_exporter"] = frame["imputed"] & np.isnan(q_imp)
+    return frame
 
 
 def synthetic_production(years: list[int], countries: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:

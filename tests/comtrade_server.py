@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,13 +37,19 @@ class Recorded:
 
 @dataclass
 class Answer:
-    """A canned answer; ``drop`` closes the connection without answering (a network failure)."""
+    """A canned answer; ``drop`` closes the connection without answering (a network failure),
+    ``delay`` waits that many seconds first (a slow server, for timeouts), ``truncate_at`` sends only
+    that many bytes of the body under the full Content-Length, then closes (a cut download);
+    without ``send_length`` the body goes without Content-Length, ended by closing the connection."""
 
     status: int = 200
     body: str | bytes = ""
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
     drop: bool = False
+    delay: float = 0.0
+    truncate_at: int | None = None
+    send_length: bool = True
 
 
 Handler = Callable[[Recorded], Answer]
@@ -175,18 +182,34 @@ class ComtradeServer:
                     headers={k: v for k, v in self.headers.items()},
                 )  # fmt: skip
                 answer = server._answer(request)
+                if answer.delay:
+                    time.sleep(answer.delay)  # bounded: the tests' delays are a second or two
                 if answer.drop:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 body = answer.body.encode("utf-8") if isinstance(answer.body, str) else answer.body
-                self.send_response(answer.status)
-                self.send_header("Content-Type", answer.content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", answer.content_type)
+                    if answer.send_length:
+                        self.send_header("Content-Length", str(len(body)))
+                    for name, value in answer.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    if answer.truncate_at is not None:
+                        self.wfile.write(body[: answer.truncate_at])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    self.wfile.write(body)
+                    if not answer.send_length:
+                        self.wfile.flush()
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (quiet test output)
                 pass

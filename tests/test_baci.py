@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from comtrade_server import Answer, ComtradeServer
 from reeflow.acquire.baci import (
     TRADE_COLUMNS,
     CodeFilter,
@@ -427,3 +428,122 @@ def test_wrong_year_inside_the_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ReeflowError, match=r"mixed\.zip.*column t holds year\(s\) \[2020\]"):
         extract(archive, tmp_path / "out")
     assert not (tmp_path / "out" / f"{YEAR}.parquet").exists()
+
+
+# ---------------------------------------------------------------- download: cuts, checksums, bounds, leftovers
+
+
+def release_url(server: ComtradeServer) -> str:
+    return download_url(server.base_url + "/BACI_HS92_V{version}.zip", VERSION)
+
+
+def test_a_truncated_download_is_retried_and_the_whole_file_kept(baci_zip: Path, tmp_path: Path) -> None:
+    body = baci_zip.read_bytes()
+    out, record_path = tmp_path / "dl" / "release.zip", tmp_path / "dl" / "release.download.json"
+    with ComtradeServer() as server:
+        server.queue(Answer(body=body, truncate_at=len(body) // 2, content_type="application/zip"),
+                     Answer(body=body, content_type="application/zip"))  # fmt: skip
+        record = download_archive(release_url(server), out, record_path, max_tries=2)
+    assert len(server.requests) == 2 and record["bytes"] == len(body)
+    assert record["sha256"] == sha256_file(baci_zip) == sha256_file(out)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["release.download.json", "release.zip"]
+
+
+def test_a_download_truncated_every_time_fails_and_leaves_nothing(baci_zip: Path, tmp_path: Path) -> None:
+    body = baci_zip.read_bytes()
+    out = tmp_path / "dl" / "release.zip"
+    with ComtradeServer() as server:
+        server.queue(*[Answer(body=body, truncate_at=100, content_type="application/zip")] * 2)
+        with pytest.raises(ReeflowError, match=r"BACI release http://127\.0\.0\.1.*download failed"):
+            download_archive(release_url(server), out, tmp_path / "dl" / "r.json", max_tries=2)
+    assert len(server.requests) == 2 and list(out.parent.iterdir()) == []  # no archive, record or .part
+
+
+def test_an_archive_whose_sha256_differs_from_the_download_record_is_refused(baci_zip: Path, tmp_path: Path) -> None:
+    out, record_path = tmp_path / "dl" / "release.zip", tmp_path / "dl" / "release.download.json"
+    with ComtradeServer() as server:
+        server.queue(Answer(body=baci_zip.read_bytes(), content_type="application/zip"))
+        download_archive(release_url(server), out, record_path, max_tries=1)
+    write_baci_zip(out, rows=ROWS[:3])  # the file changed after the download
+    prov = tmp_path / "dl" / "prov.json"
+    with pytest.raises(ReeflowError, match="sha256 differs from the download record"):
+        register_archive(out, prov, download_record=record_path)
+    assert not prov.exists()
+
+
+@pytest.mark.parametrize("send_length", [True, False])
+def test_a_release_over_max_archive_gb_stops_the_download(baci_zip: Path, tmp_path: Path, send_length: bool) -> None:
+    body = baci_zip.read_bytes()
+    out = tmp_path / "dl" / "release.zip"
+    with ComtradeServer() as server:
+        server.queue(*[Answer(body=body, send_length=send_length, content_type="application/zip")] * 2)
+        with pytest.raises(ReeflowError, match=r"BACI release http://.*baci\.max_archive_gb"):
+            download_archive(release_url(server), out, tmp_path / "dl" / "r.json", max_tries=2,
+                             max_bytes=len(body) // 2, chunk_bytes=256)  # fmt: skip
+    assert len(server.requests) == 1 and list(out.parent.iterdir()) == []  # not retried, nothing kept
+
+
+def test_a_disk_too_full_for_the_release_is_refused_before_writing(
+    baci_zip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from reeflow.acquire import baci as baci_module
+
+    total = 100 << 30
+    monkeypatch.setattr(baci_module.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(total, total, 1000))
+    out = tmp_path / "dl" / "release.zip"
+    with ComtradeServer() as server:
+        server.queue(Answer(body=baci_zip.read_bytes(), content_type="application/zip"))
+        with pytest.raises(ReeflowError, match=r"needs 0\.00 GB .* only 0\.00 GB are free in .*dl; free some space"):
+            download_archive(release_url(server), out, tmp_path / "dl" / "r.json", max_tries=3)
+    assert len(server.requests) == 1 and list(out.parent.iterdir()) == []
+
+
+def test_leftover_part_files_of_a_killed_download_are_removed(baci_zip: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "dl"
+    folder.mkdir()
+    stale = folder / ".release.zip.k1lled00.part"  # atomic_path's name for a temporary release.zip
+    stale.write_bytes(b"half a release")
+    other = folder / ".other.zip.k1lled00.part"  # another file's: left alone
+    other.write_bytes(b"x")
+    with ComtradeServer() as server:
+        server.queue(Answer(body=baci_zip.read_bytes(), content_type="application/zip"))
+        download_archive(release_url(server), folder / "release.zip", folder / "release.download.json", max_tries=1)
+    assert not stale.exists() and other.exists()
+    assert sha256_file(folder / "release.zip") == sha256_file(baci_zip)
+
+
+# ---------------------------------------------------------------- archive members and row bounds
+
+
+def test_duplicate_member_names_are_refused(tmp_path: Path) -> None:
+    archive = write_baci_zip(tmp_path / "dup.zip")
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(archive, "a") as zf:
+        zf.writestr(year_member(YEAR, VERSION), "t,i,j,k,v,q\n2021,156,842,284690,1.0,1.0\n")
+    with pytest.raises(ReeflowError, match=rf"member name {year_member(YEAR, VERSION)} occurs twice"):
+        register_archive(archive, tmp_path / "prov.json")
+    nested = write_baci_zip(tmp_path / "nested.zip")
+    with zipfile.ZipFile(nested, "a") as zf:
+        zf.writestr("old/" + country_member(VERSION), COUNTRIES)
+    with pytest.raises(ReeflowError, match="occurs twice"):
+        detect_version(nested)
+
+
+@pytest.mark.parametrize("name", ["../escape.csv", "/abs/escape.csv"])
+def test_members_outside_the_archive_are_refused(tmp_path: Path, name: str) -> None:
+    archive = write_baci_zip(tmp_path / "odd.zip")
+    with zipfile.ZipFile(archive, "a") as zf:
+        zf.writestr(zipfile.ZipInfo(name), "x")
+    with pytest.raises(ReeflowError, match="unexpected member"):
+        register_archive(archive, tmp_path / "prov.json")
+
+
+def test_rows_read_and_kept_are_bounded(baci_zip: Path, tmp_path: Path) -> None:
+    with pytest.raises(ReeflowError, match=r"more than 5 rows, the bound set by config baci\.max_member_rows"):
+        extract(baci_zip, tmp_path / "a", max_member_rows=5, block_bytes=64)
+    with pytest.raises(ReeflowError, match=r"more than 2 rows of the commodity table's codes.*baci\.max_kept_rows"):
+        extract(baci_zip, tmp_path / "b", max_kept_rows=2)
+    assert not (tmp_path / "a" / f"{YEAR}.parquet").exists() and not (tmp_path / "b" / f"{YEAR}.parquet").exists()
+    _, frame = extract(baci_zip, tmp_path / "c", max_member_rows=len(ROWS), max_kept_rows=9)
+    assert len(frame) == 9

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from snakemake.utils import validate
 
 from comtrade_server import (
     Answer,
@@ -54,7 +55,7 @@ def api_scope(base_url: str, **overrides: Any) -> ComtradeScope:
         "source": "api", "base_url": base_url, "keyed": False, "reporters": ["USA", "CHN"],
         "flows": ["M", "X"], "cmd_codes": CODES, "max_records": 500, "max_tries": 3,
         "backoff_seconds": 0.0, "max_backoff_seconds": 0.0, "timeout_seconds": 5, "pause_seconds": 0.25,
-        "allow_missing_years": False,
+        "allow_missing_years": False, "max_answer_mb": 64,
     }  # fmt: skip
     scope.update(overrides)
     return ComtradeScope.from_mapping(scope)
@@ -424,7 +425,7 @@ def test_the_key_is_in_no_stored_file_message_or_log(comtrade_server, tmp_path, 
     assert SECRET not in str(info.value) and "***" in str(info.value)  # ...but never shown
     assert SECRET not in caplog.text and "slow down ***" in caplog.text
     assert all(SECRET not in p.read_text() for p in files_under(tmp_path))
-    client = ComtradeClient(base_url="http://x", max_records=1, api_key=SECRET)
+    client = ComtradeClient(base_url="https://x", max_records=1, api_key=SECRET)
     assert SECRET not in repr(client)
 
 
@@ -488,6 +489,7 @@ def files_scope(**overrides: Any) -> ComtradeScope:
         "max_backoff_seconds": 120.0,
         "timeout_seconds": 120,
         "pause_seconds": 1.0,
+        "max_answer_mb": 1024,
         "allow_missing_years": False,
     }
     scope.update(overrides)
@@ -573,3 +575,70 @@ def test_records_as_json_are_strict_json(values: list) -> None:
 
 def test_select_records_on_an_empty_file_is_empty() -> None:
     assert select_records(pd.DataFrame(), 2021, CODES, ["M"]).empty
+
+
+# ------------------------------------------------------------------ the key goes only to the configured host
+
+
+def test_a_keyed_request_redirected_to_another_host_fails_and_the_key_stays_home(comtrade_server, tmp_path) -> None:
+    with ComtradeServer() as elsewhere:  # records whether the key header reached it
+        elsewhere.handler = filtering_handler(pool_for(2021, [842, 156], ["M", "X"], CODES, 1))
+        comtrade_server.handler = lambda request: Answer(
+            status=302, headers={"Location": elsewhere.base_url + "/data/v1/get/C/A/HS"}
+        )
+        out = tmp_path / "2021.json"
+        with pytest.raises(HttpError, match=r"HTTP 302 redirect to host 127\.0\.0\.1; not followed") as info:
+            download_comtrade_year(out, 2021, api_scope(comtrade_server.base_url, keyed=True), api_key=SECRET,
+                                   sleep=lambda s: None)  # fmt: skip
+        assert not any(KEY_HEADER in r.headers for r in elsewhere.requests) and elsewhere.requests == []
+    assert comtrade_server.requests[0].headers[KEY_HEADER] == SECRET and len(comtrade_server.requests) == 1
+    assert SECRET not in str(info.value) and not out.exists()
+
+
+@pytest.mark.parametrize("key", ["abc\r\nX-Injected: 1", "abc\ndef", "abc def", "abc\tdef", "abc\x00def", "abcdéf"])
+def test_a_key_with_control_or_blank_characters_is_refused_without_echoing_it(
+    comtrade_server, tmp_path, caplog, key: str
+) -> None:
+    out = tmp_path / "2021.json"
+    with caplog.at_level(logging.DEBUG), pytest.raises(ReeflowError, match="COMTRADE_API_KEY holds whitespace") as info:
+        download_comtrade_year(out, 2021, api_scope(comtrade_server.base_url, keyed=True), api_key=key,
+                               sleep=lambda s: None)  # fmt: skip
+    shown = str(info.value) + repr(info.value) + caplog.text
+    for form in (key, repr(key), repr(key)[1:-1], repr(key.encode())[2:-1], "abc", "def"):
+        assert form not in shown
+    assert comtrade_server.requests == [] and not out.exists()
+
+
+@pytest.mark.parametrize("base_url", ["http://comtradeapi.un.org", "http://10.0.0.1:8080", "ftp://comtradeapi.un.org"])
+def test_a_base_url_that_is_not_https_is_refused_unless_local(tmp_path, base_url: str) -> None:
+    with pytest.raises(ReeflowError, match=r"config comtrade\.base_url: .*must be an https:// URL"):
+        download_comtrade_year(tmp_path / "2021.json", 2021, api_scope(base_url, keyed=True), api_key=SECRET,
+                               sleep=lambda s: None)  # fmt: skip
+    assert not (tmp_path / "2021.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("base_url", "ok"),
+    [("https://comtradeapi.un.org", True), ("http://127.0.0.1:8080", True), ("http://localhost:9", True),
+     ("http://[::1]:9", True), ("http://comtradeapi.un.org", False), ("http://127.0.0.1.example.org", False),
+     ("http://localhost.example.org/", False)],
+)  # fmt: skip
+def test_the_schema_accepts_http_base_urls_only_for_local_hosts(repo_root: Path, base_url: str, ok: bool) -> None:
+    config = {"years": {"start": 2021, "end": 2021}, "commodities": "config/commodities.csv",
+              "comtrade": {"source": "api", "base_url": base_url}, "usgs": {"source": "files"}}  # fmt: skip
+    if ok:
+        validate(config, str(repo_root / "workflow/schemas/config.schema.yaml"))
+        assert config["comtrade"]["max_answer_mb"] == 1024  # the schema's default
+    else:
+        with pytest.raises(Exception, match="does not match"):
+            validate(config, str(repo_root / "workflow/schemas/config.schema.yaml"))
+
+
+def test_an_answer_over_max_answer_mb_stops_the_download(comtrade_server, tmp_path) -> None:
+    comtrade_server.handler = filtering_handler(pool_for(2021, [842, 156], ["M", "X"], CODES, 3))
+    out = tmp_path / "2021.json"
+    scope = api_scope(comtrade_server.base_url, max_answer_mb=0.001)  # 1048 bytes: less than one record
+    bound = r"Comtrade http://127\.0\.0\.1.*larger than 1048 bytes.*comtrade\.max_answer_mb"
+    with pytest.raises(ReeflowError, match=bound):
+        download_comtrade_year(out, 2021, scope, sleep=lambda s: None)
+    assert len(comtrade_server.requests) == 1 and not out.exists()

@@ -10,9 +10,10 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from comtrade_server import Answer, free_port
+from comtrade_server import Answer, ComtradeServer, free_port
 from comtrade_server import comtrade_server as comtrade_server  # noqa: F401 (fixture)
-from reeflow.http import HttpError, fetch, retry_delay, scrub
+from reeflow.http import AnswerTooLarge, HttpError, check_base_url, fetch, retry_delay, scrub
+from reeflow.io import ReeflowError
 
 SECRET = "FAKE-SECRET-http-5d1e"
 
@@ -101,3 +102,86 @@ def test_scrub_removes_every_occurrence(around: str, secret: str) -> None:
     cleaned = scrub(text, [secret])
     assert secret not in cleaned and cleaned.count("***") == 2
     assert scrub(text, []) == text and scrub(text, [""]) == text
+
+
+# ------------------------------------------------------------------ timeouts, 504, redirects, size bounds
+
+
+def test_a_timeout_is_retried_then_reported_clearly(comtrade_server) -> None:
+    comtrade_server.queue(Answer(body="late", delay=1.0), Answer(body="late", delay=1.0))
+    sleeps: list[float] = []
+    started = time.monotonic()
+    with pytest.raises(HttpError, match=r"slow thing: gave up after 2 tries; last: .*Timeout") as info:
+        fetch(comtrade_server.base_url, timeout=0.2, max_tries=2, sleep=sleeps.append, describe="slow thing")
+    assert info.value.status is None and len(sleeps) == 1
+    assert len(comtrade_server.requests) == 2 and time.monotonic() - started < 5
+
+
+def test_a_timeout_then_an_answer_in_time_succeeds(comtrade_server) -> None:
+    comtrade_server.queue(Answer(body="late", delay=1.0), Answer(body="on time"))
+    sleeps: list[float] = []
+    assert fetch(comtrade_server.base_url, timeout=0.3, max_tries=3, sleep=sleeps.append).text == "on time"
+    assert len(sleeps) == 1 and len(comtrade_server.requests) == 2
+
+
+def test_a_504_is_retried(comtrade_server) -> None:
+    comtrade_server.queue(Answer(status=504, body="gateway timeout"), Answer(body="done"))
+    sleeps: list[float] = []
+    assert fetch(comtrade_server.base_url, backoff_seconds=0.5, sleep=sleeps.append).text == "done"
+    assert sleeps == [0.5] and len(comtrade_server.requests) == 2
+
+
+def test_a_request_with_a_secret_follows_no_redirect(comtrade_server) -> None:
+    """The key header would go along to whatever host the redirect names: it is not followed."""
+    with ComtradeServer() as elsewhere:
+        elsewhere.queue(Answer(body="collected"))
+        target = elsewhere.base_url.replace("127.0.0.1", "localhost") + "/collect"
+        comtrade_server.queue(Answer(status=302, headers={"Location": target}))
+        with pytest.raises(HttpError, match=r"HTTP 302 redirect to host localhost; not followed") as info:
+            fetch(comtrade_server.base_url, headers={"X-Key": SECRET}, secrets=[SECRET], sleep=lambda s: None)
+        assert elsewhere.requests == [] and SECRET not in str(info.value)
+        assert len(comtrade_server.requests) == 1 and info.value.status == 302  # not retried
+
+
+def test_a_request_without_a_secret_follows_redirects(comtrade_server) -> None:
+    with ComtradeServer() as elsewhere:
+        elsewhere.queue(Answer(body="moved here"))
+        comtrade_server.queue(Answer(status=302, headers={"Location": elsewhere.base_url + "/new"}))
+        assert fetch(comtrade_server.base_url, sleep=lambda s: None).text == "moved here"
+        assert [r.path for r in elsewhere.requests] == ["/new"]
+
+
+@pytest.mark.parametrize("send_length", [True, False])
+def test_an_answer_over_max_bytes_stops_reading_naming_the_url_and_the_setting(comtrade_server, send_length) -> None:
+    comtrade_server.queue(Answer(body="x" * 5000, send_length=send_length))
+    url = comtrade_server.base_url + "/big"
+    with pytest.raises(AnswerTooLarge, match=r"/big.*larger than 1000 bytes.*config demo\.max_mb") as info:
+        fetch(url, max_bytes=1000, limit_setting="demo.max_mb", sleep=lambda s: None, describe="demo")
+    assert info.value.status == 200 and len(comtrade_server.requests) == 1  # not retried
+
+
+def test_an_answer_within_max_bytes_is_read_whole(comtrade_server) -> None:
+    comtrade_server.queue(Answer(body="y" * 1000, send_length=False))
+    assert fetch(comtrade_server.base_url, max_bytes=1000, sleep=lambda s: None).content == b"y" * 1000
+
+
+@pytest.mark.parametrize("secret", ["ab\r\ncd-9f", "tab\tkey", "nul\x00key", "ünï-kéy"])
+def test_scrub_removes_the_forms_an_exception_shows_a_secret_in(secret: str) -> None:
+    shown = f"Invalid header value {secret.encode()!r} or {secret!r} or {secret}"
+    assert "***" in scrub(shown, [secret])
+    cleaned = scrub(shown, [secret])
+    assert secret not in cleaned and repr(secret)[1:-1] not in cleaned and repr(secret.encode())[2:-1] not in cleaned
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [("https://comtradeapi.un.org", True), ("http://127.0.0.1:8080", True), ("http://localhost/x", True),
+     ("http://[::1]:9", True), ("http://comtradeapi.un.org", False), ("http://127.0.0.1.example.org", False),
+     ("ftp://example.org", False), ("https://", False), ("http://127.0.0.1:1@example.org", False)],
+)  # fmt: skip
+def test_base_urls_are_https_or_a_local_test_server(url: str, ok: bool) -> None:
+    if ok:
+        check_base_url(url, "comtrade.base_url")
+    else:
+        with pytest.raises(ReeflowError, match=r"config comtrade\.base_url: .* must be an https:// URL"):
+            check_base_url(url, "comtrade.base_url")

@@ -12,8 +12,10 @@ from reeflow.io import (
     atomic_path,
     read_json,
     sha256_file,
+    write_csv_atomic,
     write_json_atomic,
     write_parquet_atomic,
+    write_text_atomic,
 )
 
 
@@ -41,3 +43,117 @@ def test_corrupt_json_names_the_file(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(ReeflowError, match="bad.json"):
         read_json(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Crash atomicity of every writer: interrupted mid-write, no target and no temporary file remain
+
+
+def _half_then_raise(exc: BaseException):
+    """A stand-in for a writer's inner call: it writes part of the file at its first path-like
+    argument, then fails as a crash (or Ctrl-C) would."""
+
+    def crash(*args, **kwargs):
+        for arg in args:
+            if isinstance(arg, (str, Path)):
+                Path(arg).write_bytes(b"PAR1 half a file")
+                break
+            if hasattr(arg, "write"):
+                arg.write(b"half,a,row\n")
+                break
+        raise exc
+
+    return crash
+
+
+WRITERS = {
+    "parquet": (lambda p: write_parquet_atomic(pd.DataFrame({"a": [1]}), p), "pandas.DataFrame.to_parquet"),
+    "csv": (lambda p: write_csv_atomic(pd.DataFrame({"a": [1]}), p), "pyarrow.csv.write_csv"),
+    "json": (lambda p: write_json_atomic(p, {"a": 1}), "pathlib.Path.write_bytes"),
+    "text": (lambda p: write_text_atomic(p, "text"), "pathlib.Path.write_bytes"),
+}
+
+
+@pytest.mark.parametrize("exc", [OSError("disk full"), KeyboardInterrupt()], ids=["error", "interrupt"])
+@pytest.mark.parametrize("kind", sorted(WRITERS))
+def test_a_writer_interrupted_mid_write_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, exc: BaseException
+) -> None:
+    write, inner = WRITERS[kind]
+    if kind in ("json", "text"):
+        real = Path.write_bytes
+        crash = _half_then_raise(exc)
+        monkeypatch.setattr(Path, "write_bytes", lambda self, data: (real(self, data[:3]), crash())[1])
+    else:
+        monkeypatch.setattr(inner, _half_then_raise(exc))
+    target = tmp_path / "out" / f"table.{kind}"
+    with pytest.raises(type(exc)):
+        write(target)
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []  # no .part file either
+
+
+@pytest.mark.parametrize("kind", sorted(WRITERS))
+def test_an_interrupted_rewrite_keeps_the_previous_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    write, inner = WRITERS[kind]
+    target = tmp_path / f"table.{kind}"
+    write(target)
+    before = target.read_bytes()
+    if kind in ("json", "text"):
+        monkeypatch.setattr(Path, "write_bytes", lambda self, data: _half_then_raise(OSError("disk full"))())
+    else:
+        monkeypatch.setattr(inner, _half_then_raise(OSError("disk full")))
+    with pytest.raises(OSError):
+        write(target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_a_failure_at_the_commit_point_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bytes are written but flushing them fails (before the rename): still nothing is left."""
+    import reeflow.io as rio
+
+    def fail(path: Path, directory: bool = False) -> None:
+        raise OSError("fsync failed")
+
+    monkeypatch.setattr(rio, "_fsync", fail)
+    target = tmp_path / "t.parquet"
+    with pytest.raises(OSError, match="fsync"):
+        write_parquet_atomic(pd.DataFrame({"a": [1]}), target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_writes_fsync_the_file_before_the_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import reeflow.io as io_module
+
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append("fsync:" + ("dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "file"))
+        real_fsync(fd)
+
+    def replace(src, dst) -> None:  # type: ignore[no-untyped-def]
+        events.append("replace")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(io_module.os, "fsync", fsync)
+    monkeypatch.setattr(io_module.os, "replace", replace)
+    write_text_atomic(tmp_path / "a.txt", "hello")
+    assert (tmp_path / "a.txt").read_text() == "hello"
+    assert events[:2] == ["fsync:file", "replace"]
+
+
+def test_leftover_part_files_of_a_target_are_removed(tmp_path: Path) -> None:
+    from reeflow.io import remove_stale_parts
+
+    for name in (".big.zip.abcd1234.part", ".big.zip.x.abcd1234.part", ".big.zipx.abcd1234.part", "big.zip"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in remove_stale_parts(tmp_path / "big.zip")] == [".big.zip.abcd1234.part"]
+    kept = [".big.zip.x.abcd1234.part", ".big.zipx.abcd1234.part", "big.zip"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == kept
+    assert remove_stale_parts(tmp_path / "missing" / "big.zip") == []

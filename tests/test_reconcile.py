@@ -182,6 +182,8 @@ def test_imputed_flag_follows_the_side_used() -> None:
     by_exporter = trade_of(*records, rule="exporter_first")
     assert by_importer["imputed"].item() and by_importer["qty_t"].item() == pytest.approx(2.0)
     assert not by_exporter["imputed"].item() and by_exporter["qty_t"].item() == pytest.approx(1.0)
+    for trade in (by_importer, by_exporter):  # the per-side flags do not depend on the rule
+        assert trade["imputed_importer"].item() and not trade["imputed_exporter"].item()
 
 
 def test_discrepancy_table_lists_disputed_and_large_one_sided_flows() -> None:
@@ -201,6 +203,67 @@ def test_discrepancy_table_lists_disputed_and_large_one_sided_flows() -> None:
 def test_bad_discrepancy_factor_is_rejected() -> None:
     with pytest.raises(ReeflowError, match="discrepancy_factor"):
         trade_of(v1_record(), factor=1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Boundaries: the discrepancy factor itself, zero quantities, one-sided flows
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kg_importer", "disputed"), [(2000.0, False), (2001.0, True)])
+def test_a_ratio_exactly_at_the_factor_is_not_disputed(kg_importer: float, disputed: bool) -> None:
+    """disputed means ratio *above* trade.discrepancy_factor: 2.0 with factor 2 is not, 2.001 is."""
+    trade = trade_of(
+        v1_record(reporter=JPN, partner=DEU, flow="X", kg=1000.0),
+        v1_record(reporter=DEU, partner=JPN, flow="M", kg=kg_importer),
+        factor=2.0,
+    )
+    assert trade["discrepancy_ratio"].item() == pytest.approx(kg_importer / 1000.0)
+    assert trade["disputed"].item() is disputed
+    assert (discrepancies(trade, 100.0)["reason"] == "disputed").sum() == int(disputed)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_a_zero_weight_declaration_is_no_quantity(rule: str) -> None:
+    """Comtrade writes 0 kg for an unknown weight: without a value it is missing, so every rule takes the
+    other side, and no ratio (0 or infinite) is computed; with a value the weight is imputed."""
+    trade = trade_of(
+        v1_record(reporter=JPN, partner=DEU, flow="X", kg=5000.0),
+        v1_record(reporter=DEU, partner=JPN, flow="M", kg=0.0, usd=0.0),
+        rule=rule,
+    )
+    row = trade.iloc[0]
+    assert np.isnan(row["qty_t_importer"]) and row["qty_t"] == 5.0 and row["basis"] == "exporter"
+    assert np.isnan(row["discrepancy_ratio"]) and not row["disputed"] and not row["one_sided"]
+    both_zero = trade_of(
+        v1_record(reporter=JPN, partner=DEU, flow="X", kg=0.0, usd=0.0),
+        v1_record(reporter=DEU, partner=JPN, flow="M", kg=0.0, usd=0.0),
+        rule=rule,
+    )
+    assert np.isnan(both_zero["qty_t"].item()) and not both_zero["disputed"].item()
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_zero_is_a_declaration_for_choose_quantity(rule: str) -> None:
+    """At the choice itself 0 t is a declared quantity (only NaN is missing)."""
+    got = choose_quantity([0.0, 0.0], [5.0, 0.0], rule, w_imp=np.full(2, 0.25))
+    expected = {"importer_first": 0.0, "exporter_first": 5.0, "max": 5.0, "weighted_mean": 0.75 * 5.0}[rule]
+    np.testing.assert_allclose(got, [expected, 0.0])
+    np.testing.assert_allclose(importer_weights(["A", "B"], ["B", "A"], [0.0, 0.0], [5.0, 0.0]), [0.5, 0.5])
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("side", ["importer", "exporter"])
+def test_one_sided_flows_take_the_declared_side_under_every_rule(rule: str, side: str) -> None:
+    record = (v1_record(reporter=DEU, partner=JPN, flow="M", kg=7000.0) if side == "importer"
+              else v1_record(reporter=JPN, partner=DEU, flow="X", kg=7000.0))  # fmt: skip
+    row = trade_of(record, rule=rule).iloc[0]
+    other = "exporter" if side == "importer" else "importer"
+    assert row["one_sided"] and row["basis"] == side and row["qty_t"] == 7.0
+    assert row[f"qty_t_{side}"] == 7.0 and np.isnan(row[f"qty_t_{other}"])
+    assert np.isnan(row["discrepancy_ratio"]) and not row["disputed"]
+    assert not row["imputed_importer"] and not row["imputed_exporter"]
+    assert choice_basis([7.0 if side == "importer" else NAN], [7.0 if side == "exporter" else NAN], rule) == [side]
 
 
 # --------------------------------------------------------------------------------------------

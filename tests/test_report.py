@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from matplotlib import image as mpimg
+from test_baci import CODES, ROWS, VERSION, YEAR, write_baci_zip
 
 from reeflow import __version__
-from reeflow.io import ReeflowError
+from reeflow.acquire.baci import extract_year, register_archive
+from reeflow.io import ReeflowError, sha256_file
 from reeflow.report.publish import (
     PROVENANCE_COLUMNS,
     collect_provenance,
@@ -130,13 +130,18 @@ def test_year_file_without_responses_still_listed(tmp_path: Path) -> None:
     assert len(table) == 1 and table["kind"].iloc[0] == "none" and table["year"].iloc[0] == 2019
 
 
-def test_baci_provenance_from_parquet_metadata(tmp_path: Path) -> None:
-    path = tmp_path / "2020.parquet"
-    meta = {"year": 2020, "version": "202401b", "sha256": SHA, "source": "synthetic.zip", "rows": 12}
-    table = pa.table({"x": [1]}).replace_schema_metadata({b"reeflow.provenance": json.dumps(meta).encode()})
-    pq.write_table(table, path)
+def test_baci_provenance_from_the_real_extract(tmp_path: Path) -> None:
+    """The metadata is written by extract_year itself (a SYNTHETIC release as in test_baci), so the
+    reader must understand the writer's keys: year (from the member), rows kept and the archive hash."""
+    archive = write_baci_zip(tmp_path / f"BACI_HS92_V{VERSION}.zip")
+    prov, path = tmp_path / "archive_provenance.json", tmp_path / f"{YEAR}.parquet"
+    register_archive(archive, prov)
+    extract_year(archive, YEAR, CODES, path, prov)
     row = collect_provenance([path], []).iloc[0]
-    assert (row["dataset"], row["edition"], row["sha256"], row["count"]) == ("baci", "202401b", SHA, 12)
+    assert (row["dataset"], row["year"], row["edition"]) == ("baci", YEAR, VERSION)
+    assert row["count"] == len(ROWS) - 2  # rows kept, as test_baci counts them
+    assert row["sha256"] == sha256_file(archive)
+    assert row["location"] == str(archive) and row["retrieved_at"].endswith("Z")
 
 
 @pytest.mark.parametrize(

@@ -143,3 +143,23 @@ def test_local_file_is_registered_with_its_mtime(tmp_path: Path) -> None:
     assert record["retrieved_at"] == "2020-09-13T12:26:40Z"
     with pytest.raises(ReeflowError, match="local file not found"):
         retrieve_usgs({**entry, "source": str(tmp_path / "missing.csv")}, raw.with_name("m.csv"), provenance)
+
+
+def test_a_download_over_max_file_mb_stops_and_writes_nothing(server: Server, tmp_path: Path) -> None:
+    server.queue((200, CSV_BODY, "text/csv"))
+    raw, provenance = paths(tmp_path, "mcs", "mcs2099-raree_world.csv")
+    url = f"{server.url}/world.csv"
+    with pytest.raises(ReeflowError, match=rf"{url}.*larger than 20 bytes.*config usgs\.max_file_mb"):
+        retrieve_usgs(url_entry(url), raw, provenance, max_tries=3, backoff_seconds=0, max_bytes=20)
+    assert server.requests == 1 and files_in(tmp_path) == []  # not retried
+
+
+def test_a_local_file_over_max_file_mb_is_refused(tmp_path: Path) -> None:
+    local = tmp_path / "mcs2099-raree_world.csv"
+    local.write_bytes(CSV_BODY)
+    raw, provenance = paths(tmp_path / "out", "mcs", local.name)
+    entry = {"kind": "mcs", "name": local.name, "source": str(local), "edition": "", "is_url": False}
+    with pytest.raises(ReeflowError, match=r"more than the 20 that config usgs\.max_file_mb allows"):
+        retrieve_usgs(entry, raw, provenance, max_bytes=20)
+    assert files_in(tmp_path / "out") == []
+    assert retrieve_usgs(entry, raw, provenance, max_bytes=len(CSV_BODY))["bytes"] == len(CSV_BODY)

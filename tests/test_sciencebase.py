@@ -301,3 +301,15 @@ def test_shipped_config_fetches_mcs2025_and_mcs2026_through_sciencebase(repo_roo
 def test_schema_refuses_bad_sciencebase_entries(repo_root: Path, url_entry: dict, fragment: str) -> None:
     with pytest.raises(Exception, match=fragment):
         validate(_usgs_config(repo_root, [url_entry]), str(repo_root / SCHEMA))
+
+
+def test_a_file_over_max_file_mb_is_refused_and_writes_nothing(sb: ScienceBase, tmp_path: Path) -> None:
+    big = SALIENT + b'MCS2025,SYNTHETIC rare earths,2024,"1","1",1\r\n' * 500  # ~24 kB
+    sb.item([sb.file_entry("mcs2025-rareee_salient.csv", big)])
+    raw, provenance = outputs(tmp_path)
+    bound = r"\(download mcs2025-rareee_salient\.csv\) \(http://127\.0\.0\.1.*larger than 8192 bytes.*usgs\.max_file_mb"
+    with pytest.raises(ReeflowError, match=bound):  # the item JSON (smaller) passed
+        retrieve_usgs(entry(sb, "mcs2025-rare*_salient.csv"), raw, provenance, backoff_seconds=0, max_bytes=8192)
+    assert written(tmp_path) == []
+    with pytest.raises(ReeflowError, match=r"\(item JSON\).*larger than 64 bytes"):
+        retrieve_usgs(entry(sb, "mcs2025-rare*_salient.csv"), raw, provenance, backoff_seconds=0, max_bytes=64)

@@ -68,7 +68,10 @@ def synthetic_trade(seed: int, n: int = 600, year: int = 2020) -> pd.DataFrame:
     trade["items_exporter"] = np.where(is_car & ~np.isnan(q_exp) & (rng.random(n) < 0.5), np.round(q_exp / 1.9), np.nan)
     trade["qty_items"] = np.where(np.isnan(trade["items_importer"]), trade["items_exporter"], trade["items_importer"])
     trade["basis"] = "importer"
-    trade["imputed"] = rng.random(n) < 0.15
+    # imputation is per declaration (reeflow.clean.reconcile); `imputed`: the importer_first choice was
+    trade["imputed_importer"] = (rng.random(n) < 0.15) & ~np.isnan(q_imp)
+    trade["imputed_exporter"] = (rng.random(n) < 0.15) & ~np.isnan(q_exp)
+    trade["imputed"] = np.where(np.isnan(q_imp), trade["imputed_exporter"], trade["imputed_importer"])
     trade["reexport"] = rng.random(n) < 0.05
     return trade
 
@@ -88,11 +91,19 @@ def reference_indicators(trade: pd.DataFrame, table: pd.DataFrame, content, shar
                          yields=None, mining=None):
     """Row-by-row reference (no aggregation trick, no draws axis), written apart from the module's core.
 
-    Follows the documented definitions: reeflow.mfa.balance units and balance, reeflow.mfa.indicators headline."""
+    Follows the documented definitions: reeflow.mfa.balance units and balance, reeflow.mfa.indicators headline;
+    without imputed quantities, the imputed declarations are dropped before the rule chooses."""
     from reeflow.clean.reconcile import importer_weights
 
     yields = YIELDS if yields is None else yields
     mining = {"USA": 40.0, "CHN": 300.0} if mining is None else mining
+    trade = trade.assign(declared=trade["qty_t_importer"].notna() | trade["qty_t_exporter"].notna())
+    if not include:
+        trade = trade.assign(
+            qty_t_importer=trade["qty_t_importer"].mask(trade["imputed_importer"]),
+            qty_t_exporter=trade["qty_t_exporter"].mask(trade["imputed_exporter"]),
+            qty_t=trade["qty_t"].mask(trade["imputed"] & ~trade["declared"]),
+        )
     qi_supply = np.where(trade["reexport"], np.nan, trade["qty_t_importer"])
     w_all = importer_weights(trade["exporter"], trade["importer"], qi_supply, trade["qty_t_exporter"])
     trade = trade.assign(w=w_all)
@@ -107,14 +118,12 @@ def reference_indicators(trade: pd.DataFrame, table: pd.DataFrame, content, shar
     reo = []
     for _, r in rows.iterrows():
         qty = pick(r["qty_t_importer"], r["qty_t_exporter"], r["w"])
-        qty = r["qty_t"] if np.isnan(qty) else qty
+        qty = r["qty_t"] if np.isnan(qty) and not r["declared"] else qty  # the chosen one stands in for BACI rows
         units = qty
         if coef.loc[r["hs6"], "unit_basis"] == "item":
             items = pick(r["items_importer"], r["items_exporter"], r["w"])
             items = r["qty_items"] if np.isnan(items) else items
             units = items if np.isfinite(items) else qty / coef.loc[r["hs6"], "item_mass_t"]
-        if r["imputed"] and not include:
-            units = 0.0
         i = list(coef.index).index(r["hs6"])
         reo.append(np.nan_to_num(units) * content[i] * share[i])
     rows["reo"] = reo
@@ -388,24 +397,88 @@ def test_a_year_without_mine_production_is_refused() -> None:
         sens.aggregate_year(synthetic_trade(1, year=2019), space, 2019, synthetic_production(2020))
 
 
-def test_excluding_imputed_quantities_removes_exactly_the_imputed_rows() -> None:
+def test_excluding_imputed_quantities_equals_the_trade_without_them() -> None:
+    """A draw without imputed quantities sees the trade as if the imputed declarations had never been
+    made: every rule (weighted_mean with weights learnt again) on the remaining declarations."""
     table = synthetic_commodities()
     space = space_of(table)
     trade = synthetic_trade(4)
     central = sens.central_draws(space, 2)
     both = sens.Draws(central.content, central.share, central.yields, central.rule, np.array([True, False]))
     with_imp, without = np.moveaxis(sens.stage_totals(year_flows(trade, space), space, both), -1, 0)
-    # zero the imputed rows' quantities instead (rules other than weighted_mean, whose weights
-    # learn from every two-sided flow, then see exactly the same reported rows)
-    cleaned = trade.copy()
-    cols = ["qty_t", "qty_t_importer", "qty_t_exporter", "items_importer", "items_exporter", "qty_items"]
-    cleaned.loc[cleaned["imputed"], cols] = 0.0
+    cleaned = trade.assign(
+        qty_t_importer=trade["qty_t_importer"].mask(trade["imputed_importer"]),
+        qty_t_exporter=trade["qty_t_exporter"].mask(trade["imputed_exporter"]),
+        imputed=False, imputed_importer=False, imputed_exporter=False,
+    )  # fmt: skip
+    cleaned["qty_t"] = cleaned["qty_t_importer"].fillna(cleaned["qty_t_exporter"])  # importer_first again
     cleaned_flows = sens.aggregate_year(cleaned, space, 2020, synthetic_production())
     units = year_flows(trade, space).units
-    np.testing.assert_allclose(cleaned_flows.units[:, :, :3, 0], units[:, :, :3, 0])
-    np.testing.assert_array_equal(cleaned_flows.units[..., 1], 0.0)
-    assert np.all(with_imp >= without - 1e-9) and np.any(with_imp > without)
+    np.testing.assert_allclose(cleaned_flows.units[..., 0], units[..., 0], rtol=1e-12)
+    np.testing.assert_array_equal(cleaned_flows.units[..., 0], cleaned_flows.units[..., 1])
+    assert np.any(with_imp != without)
     np.testing.assert_allclose(without, sens.stage_totals(cleaned_flows, space, sens.central_draws(space))[..., 0])
+
+
+def one_flow(q_imp: float, q_exp: float, imputed_importer: bool, imputed_exporter: bool, qty_t: float | None = None,
+             imputed: bool | None = None) -> pd.DataFrame:
+    """One SYNTHETIC US -> China flow of the compound 284690 (t basis), reconciled importer_first."""
+    chosen = (q_exp if np.isnan(q_imp) else q_imp) if qty_t is None else qty_t
+    flag = (imputed_exporter if np.isnan(q_imp) else imputed_importer) if imputed is None else imputed
+    return pd.DataFrame({
+        "year": [2020], "exporter": ["USA"], "importer": ["CHN"], "hs6": ["284690"], "qty_t": [chosen],
+        "qty_items": [np.nan], "basis": ["importer"], "qty_t_importer": [q_imp], "qty_t_exporter": [q_exp],
+        "items_importer": [np.nan], "items_exporter": [np.nan], "imputed": [flag],
+        "imputed_importer": [imputed_importer], "imputed_exporter": [imputed_exporter], "reexport": [False],
+    })  # fmt: skip
+
+
+def us_exported_tonnes(trade: pd.DataFrame, rule: str, include: bool) -> float:
+    """Tonnes of goods the US exports in one draw with ``rule`` and imputed quantities in or out."""
+    table = synthetic_commodities(zero_width=True)
+    table.loc[table["hs_code"] == "284690", ["content_low", "content_central", "content_high"]] = 1.0
+    space = space_of(table, yield_range=0.0)
+    central = sens.central_draws(space)
+    draw = sens.Draws(central.content, central.share, central.yields,
+                      np.array([sens.MIRROR_RULES.index(rule)]), np.array([include]))  # fmt: skip
+    totals = sens.stage_totals(sens.aggregate_year(trade, space, 2020, synthetic_production()), space, draw)
+    return float(totals[[n for n, _, _ in sens.FLOW_GROUPS].index("us_exports")].sum())
+
+
+def test_exporter_first_without_imputed_keeps_the_exporters_declared_tonnes() -> None:
+    """Issue 14: the exporter declared 8 t, the importer's 20 t were imputed. Central rule importer_first
+    marks the flow imputed; a draw with exporter_first and imputed quantities excluded must still
+    count the exporter's own 8 t (it counted 0 t when imputation was decided once per flow)."""
+    trade = one_flow(q_imp=20.0, q_exp=8.0, imputed_importer=True, imputed_exporter=False)
+    assert trade["imputed"].item()  # what the trade table says under the central rule
+    assert us_exported_tonnes(trade, "exporter_first", include=False) == pytest.approx(8.0)
+    assert us_exported_tonnes(trade, "exporter_first", include=True) == pytest.approx(8.0)
+
+
+@pytest.mark.parametrize(
+    ("rule", "included", "excluded"),
+    [("importer_first", 20.0, 8.0), ("exporter_first", 8.0, 8.0), ("max", 20.0, 8.0), ("weighted_mean", 14.0, 8.0)],
+)
+def test_each_rule_falls_back_to_the_non_imputed_side(rule: str, included: float, excluded: float) -> None:
+    trade = one_flow(q_imp=20.0, q_exp=8.0, imputed_importer=True, imputed_exporter=False)
+    assert us_exported_tonnes(trade, rule, include=True) == pytest.approx(included)  # one flow: weight 0.5
+    assert us_exported_tonnes(trade, rule, include=False) == pytest.approx(excluded)
+    # the other way round: the exporter's quantity imputed, the importer's declared
+    mirrored = one_flow(q_imp=8.0, q_exp=20.0, imputed_importer=False, imputed_exporter=True)
+    assert us_exported_tonnes(mirrored, rule, include=False) == pytest.approx(8.0)
+
+
+@pytest.mark.parametrize("rule", sens.MIRROR_RULES)
+def test_both_sides_imputed_or_an_imputed_baci_row_count_nothing_without_imputation(rule: str) -> None:
+    both = one_flow(q_imp=20.0, q_exp=8.0, imputed_importer=True, imputed_exporter=True)
+    assert us_exported_tonnes(both, rule, include=False) == 0.0
+    # BACI: no declarations, one reconciled quantity; the row's flag decides
+    baci = one_flow(q_imp=np.nan, q_exp=np.nan, imputed_importer=False, imputed_exporter=False, qty_t=5.0,
+                    imputed=True)  # fmt: skip
+    assert us_exported_tonnes(baci, rule, include=False) == 0.0
+    assert us_exported_tonnes(baci, rule, include=True) == pytest.approx(5.0)
+    reported = baci.assign(imputed=False)
+    assert us_exported_tonnes(reported, rule, include=False) == pytest.approx(5.0)
 
 
 def test_bad_trade_table_names_file_and_column() -> None:
@@ -450,7 +523,9 @@ def test_one_at_a_time_brackets_the_central_value_for_a_pure_exporter() -> None:
     for group in ("content_mining", "content_separation", "share_partial"):
         assert net.loc[group, "low_value"] <= net.loc[group, "central_value"] <= net.loc[group, "high_value"]
     assert net.loc["mirror_rule", "low_value"] <= net.loc["mirror_rule", "high_value"]
-    assert net.loc["imputation", "low_value"] < net.loc["imputation", "high_value"]
+    # imputation matters, in either direction: without imputed quantities a rule may fall back to the
+    # other side's (larger or smaller) declaration
+    assert net.loc["imputation", "low_value"] != net.loc["imputation", "high_value"]
     assert net.loc["yields", "low_value"] == net.loc["yields", "high_value"]  # trade sums ignore yields
     assert set(oat["parameter"]) == set(sens.parameter_groups(space))
 

@@ -64,7 +64,7 @@ def rule_params(config: dict[str, Any]) -> dict[str, Any]:
     """The params the rules pass to the scripts, built as workflow/rules/*.smk build them (keyless)."""
     ct, tl = config["comtrade"], config["comtrade"]["tariffline"]
     client = {key: ct[key] for key in ("base_url", "max_tries", "backoff_seconds", "max_backoff_seconds",
-                                       "timeout_seconds", "pause_seconds")}  # fmt: skip
+                                       "timeout_seconds", "pause_seconds", "max_answer_mb")}  # fmt: skip
     client.update(keyed=False, max_records=ct["max_records_keyless"])
     return {
         "comtrade": {"source": ct["source"], "reporters": ct["keyless_reporters"], "flows": ct["flows"],
@@ -154,7 +154,7 @@ def test_a_section_missing_a_key_is_refused_naming_the_config_key(
 def test_a_scope_missing_a_client_key_is_refused() -> None:
     scope = {"source": "api", "reporters": "all", "flows": ["M"], "cmd_codes": ["2846"], "allow_missing_years": False,
              "base_url": "http://127.0.0.1:9", "keyed": False, "max_records": 500, "max_tries": 3,
-             "backoff_seconds": 0.0, "max_backoff_seconds": 0.0, "timeout_seconds": 5}  # fmt: skip
+             "backoff_seconds": 0.0, "max_backoff_seconds": 0.0, "timeout_seconds": 5, "max_answer_mb": 1}  # fmt: skip
     with pytest.raises(ReeflowError, match=r"config comtrade\.pause_seconds: missing"):
         ComtradeScope.from_mapping(scope)
     with pytest.raises(ReeflowError, match=r"config comtrade\.tariffline\.hs6: missing"):

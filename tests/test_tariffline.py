@@ -17,7 +17,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from comtrade_server import Answer, Handler, Recorded, envelope, synthetic_record
+from comtrade_server import Answer, ComtradeServer, Handler, Recorded, envelope, synthetic_record
 from comtrade_server import comtrade_server as comtrade_server  # noqa: F401 (fixture)
 from reeflow.acquire.comtrade import KEY_HEADER, comtrade_code_from_iso3
 from reeflow.acquire.tariffline import (
@@ -43,7 +43,7 @@ def api_scope(base_url: str, **overrides: Any) -> TarifflineScope:
     scope = {
         "source": "api", "base_url": base_url, "keyed": False, "reporters": ["CHN"], "hs6": HS6,
         "flows": ["M", "X"], "max_records": 500, "max_tries": 3, "backoff_seconds": 0.0,
-        "max_backoff_seconds": 60.0, "timeout_seconds": 5, "pause_seconds": 0.0,
+        "max_backoff_seconds": 60.0, "timeout_seconds": 5, "pause_seconds": 0.0, "max_answer_mb": 64,
     }  # fmt: skip
     scope.update(overrides)
     return TarifflineScope.from_mapping(scope)
@@ -388,3 +388,55 @@ def test_offline_dry_run_plans_the_tariffline_year(real_data: Path, repo_root: P
     )  # fmt: skip
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert "download_tariffline" in run.stdout
+
+
+# ------------------------------------------------------------------ the key goes only to the configured host
+
+
+def test_a_keyed_tariffline_request_redirected_elsewhere_fails_and_the_key_stays_home(
+    comtrade_server, tmp_path
+) -> None:
+    with ComtradeServer() as elsewhere:  # records whether the key header reached it
+        elsewhere.handler = prefix_handler(tariffline_pool(2023, per_cell=1))
+        target = elsewhere.base_url + TARIFFLINE_KEYED_PATH
+        comtrade_server.handler = lambda request: Answer(status=301, headers={"Location": target})
+        out = tmp_path / "2023.json"
+        scope = api_scope(comtrade_server.base_url, keyed=True, max_records=250000)
+        with pytest.raises(ReeflowError, match=r"HTTP 301 redirect to host 127\.0\.0\.1; not followed") as info:
+            download_tariffline_year(out, 2023, scope, api_key=SECRET, sleep=lambda s: None)
+        assert elsewhere.requests == []  # neither the key nor anything else reached it
+    assert [r.headers.get(KEY_HEADER) for r in comtrade_server.requests] == [SECRET]
+    assert SECRET not in str(info.value) and not out.exists()
+
+
+def test_a_keyless_tariffline_request_may_follow_a_redirect(comtrade_server, tmp_path) -> None:
+    with ComtradeServer() as elsewhere:
+        elsewhere.handler = prefix_handler(tariffline_pool(2023, per_cell=1))
+        target = elsewhere.base_url + TARIFFLINE_KEYLESS_PATH
+        comtrade_server.handler = lambda request: Answer(
+            status=302, headers={"Location": target + "?" + "&".join(f"{k}={v}" for k, v in request.query.items())}
+        )
+        out = tmp_path / "2023.json"
+        download_tariffline_year(out, 2023, api_scope(comtrade_server.base_url), sleep=lambda s: None)
+        assert elsewhere.requests and not any(KEY_HEADER in r.headers for r in elsewhere.requests)
+    assert len(tariffline_records(out)) == 4
+
+
+@pytest.mark.parametrize("key", ["tl\r\nX-Injected: 1", "tl key", "tl\x7fkey", "tl\u2028key"])
+def test_a_tariffline_key_with_control_or_blank_characters_is_refused_without_echo(
+    comtrade_server, tmp_path, key: str
+) -> None:
+    scope = api_scope(comtrade_server.base_url, keyed=True)
+    with pytest.raises(ReeflowError, match="COMTRADE_API_KEY holds whitespace") as info:
+        download_tariffline_year(tmp_path / "2023.json", 2023, scope, api_key=key, sleep=lambda s: None)
+    shown = str(info.value) + repr(info.value)
+    assert all(form not in shown for form in (key, repr(key)[1:-1], "tl "))
+    assert comtrade_server.requests == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_tariffline_answer_over_max_answer_mb_is_refused(comtrade_server, tmp_path) -> None:
+    comtrade_server.handler = prefix_handler(tariffline_pool(2023, per_cell=3))
+    scope = api_scope(comtrade_server.base_url, max_answer_mb=0.0005)
+    with pytest.raises(ReeflowError, match=r"previewTariffline.*larger than 524 bytes.*comtrade\.max_answer_mb"):
+        download_tariffline_year(tmp_path / "2023.json", 2023, scope, sleep=lambda s: None)
+    assert len(comtrade_server.requests) == 1 and list(tmp_path.iterdir()) == []

@@ -115,6 +115,54 @@ def test_trade_loop_without_a_source_is_unattributed() -> None:
     assert set(table.loc[table["country"] == "B", "origin"]) == {UNATTRIBUTED}
 
 
+def test_a_leaking_loop_without_a_source_is_cut_by_the_linear_programme(monkeypatch: pytest.MonkeyPatch) -> None:
+    """B and C swap 10 t and C also ships 5 t to D, with no production: fixed-point scaling only shrinks
+    geometrically, so the largest feasible scaling comes from the LP, and it is zero. Every tonne is
+    reported as removed and nobody is left with supply of no origin."""
+    import reeflow.mfa.tracing as tracing
+
+    calls: list[int] = []
+    real = tracing._largest_feasible_scaling
+    monkeypatch.setattr(tracing, "_largest_feasible_scaling", lambda *a: calls.append(1) or real(*a))
+    z = flow_matrix(np.array([1, 2, 2]), np.array([2, 1, 3]), np.array([10.0, 10.0, 5.0]), 4)
+    scaled, removed = limit_exports_to_supply(z, np.array([5.0, 0.0, 0.0, 0.0]))
+    assert calls == [1]
+    assert not scaled.toarray().any()
+    np.testing.assert_allclose(removed, [0.0, 10.0, 15.0, 0.0])
+    traces = trace_origins([z], np.array([[5.0, 0.0, 0.0, 0.0]]), np.array([0]))
+    np.testing.assert_allclose(traces[0].supply, [5.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(traces[0].origins, [[1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    report = tracing_residuals(traces, ["A", "B", "C", "D"], 2020).set_index("country")
+    assert report["residual_t"].to_dict() == pytest.approx({"B": 10.0, "C": 15.0})
+    assert set(report["kind"]) == {"tracing_export_scaling"} and set(report["stage"]) == {"mining"}
+
+
+def test_later_stage_production_without_traced_supply_is_unattributed() -> None:
+    """B reports 20 t of separation output but had no mining supply: that output's origin is
+    UNATTRIBUTED, while the 20 t it imports from A keep A's origin (shares 0.5 / 0.5)."""
+    mining = flow_matrix(np.array([0]), np.array([1]), np.array([0.0]), 3)
+    separation = flow_matrix(np.array([0]), np.array([1]), np.array([20.0]), 3)
+    traces = trace_origins([mining, separation], np.array([[100.0, 0.0, 0.0], [50.0, 20.0, 0.0]]), np.array([0]))
+    np.testing.assert_allclose(traces[1].origins, [[1.0, 0.0], [0.5, 0.5], [0.0, 0.0]])
+    table = origin_table(traces, COUNTRIES, np.array([0]), 2020)
+    b = table[(table["stage"] == "separation") & (table["country"] == "B")].set_index("origin")["share"]
+    assert b.to_dict() == pytest.approx({"A": 0.5, UNATTRIBUTED: 0.5})
+    assert "C" not in set(table["country"])  # no supply, no row
+
+
+def test_scaled_exports_keep_every_importers_shares_summing_to_one() -> None:
+    """A (mines 10) sends 40 to B, B sends 35 to C: after scaling, B and C hold only A's material."""
+    z = flow_matrix(np.array([0, 1]), np.array([1, 2]), np.array([40.0, 35.0]), 3)
+    traces = trace_origins([z], np.array([[10.0, 0.0, 0.0]]), np.array([0]))
+    trace = traces[0]
+    has = trace.supply > 0
+    np.testing.assert_allclose(trace.origins[has].sum(axis=1), 1.0)
+    np.testing.assert_allclose(trace.origins[has, 0], 1.0)  # nothing UNATTRIBUTED: all came from A
+    np.testing.assert_allclose(trace.removed_exports, [30.0, 25.0, 0.0])
+    exported = np.asarray(trace.z.sum(axis=1)).ravel()
+    assert (exported <= trace.supply + 1e-9).all()
+
+
 def test_shares_not_summing_to_one_are_an_error() -> None:
     with pytest.raises(ReeflowError, match="stage metal"):
         assert_shares_sum_to_one(np.array([[0.5, 0.2]]), np.array([3.0]), "metal")

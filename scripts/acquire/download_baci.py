@@ -12,6 +12,7 @@ def main(smk) -> None:
         smk.output.record,
         timeout=smk.params.timeout_seconds,
         max_tries=smk.params.max_tries,
+        max_bytes=int(float(smk.params.max_archive_gb) * 2**30),
     )
 
 

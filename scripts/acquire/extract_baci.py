@@ -14,6 +14,8 @@ def main(smk) -> None:
         smk.input.provenance,
         block_bytes=smk.params.block_bytes,
         threads=smk.threads,
+        max_member_rows=int(smk.params.max_member_rows),
+        max_kept_rows=int(smk.params.max_kept_rows),
     )
 
 

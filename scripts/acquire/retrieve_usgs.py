@@ -12,6 +12,7 @@ def main(smk) -> None:
         smk.output.provenance,
         timeout=float(smk.params.timeout_seconds),
         max_tries=int(smk.params.max_tries),
+        max_bytes=int(float(smk.params.max_file_mb) * 2**20),
     )
 
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -57,10 +58,47 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes files private; outputs follow the umask
+        _fsync(tmp)  # the bytes are on disk before the name says the file is complete
         os.replace(tmp, target)
+        _fsync(target.parent, directory=True)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    """Flush a file (or a folder's entries, best effort: not every system can) to disk."""
+    try:
+        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
+    except OSError:
+        if directory:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not directory:
+            raise
+    finally:
+        os.close(fd)
+
+
+def remove_stale_parts(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files a killed writer of ``path`` left beside it (``.{name}.XXXXXXXX.part``,
+    atomic_path's names); returns what was deleted. Only the rule that writes ``path`` calls this,
+    so no live writer of the same file can be running."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        return []
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.[A-Za-z0-9_]{{8}}\.part$")
+    removed = []
+    for entry in target.parent.iterdir():
+        if pattern.match(entry.name) and entry.is_file():
+            size = entry.stat().st_size
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+            log.warning("%s: removed %s (%d bytes) left by an interrupted run", target, entry.name, size)
+    return removed
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:

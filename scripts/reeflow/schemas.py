@@ -36,7 +36,8 @@ TRADE_COLUMNS: dict[str, str] = {
     "qty_t_importer": "float64", "qty_t_exporter": "float64", "items_importer": "float64",
     "items_exporter": "float64", "value_usd_importer": "float64", "value_usd_exporter": "float64",
     "discrepancy_ratio": "float64", "disputed": "bool", "one_sided": "bool", "imputed": "bool",
-    "hk_roundtrip": "bool", "reexport": "bool", "cross_code": "str",
+    "imputed_importer": "bool", "imputed_exporter": "bool", "hk_roundtrip": "bool", "reexport": "bool",
+    "cross_code": "str",
 }  # fmt: skip
 
 # One row per cross-code match: a shipment the exporter booked under one code and the importer under
@@ -94,6 +95,7 @@ UNCERTAINTY_COLUMNS: list[str] = ["year", "indicator", "p05", "p50", "p95"]
 MFA_TRADE_COLUMNS: list[str] = ["exporter", "importer", "hs6", "qty_t", "qty_items", "basis", "reexport"]
 SENSITIVITY_TRADE_COLUMNS: list[str] = [
     *MFA_TRADE_COLUMNS, "qty_t_importer", "qty_t_exporter", "items_importer", "items_exporter", "imputed",
+    "imputed_importer", "imputed_exporter",
 ]  # fmt: skip
 assert set(SENSITIVITY_TRADE_COLUMNS) <= set(TRADE_COLUMNS), "a trade view names a column outside the contract"
 
@@ -167,6 +169,8 @@ TRADE_SCHEMA = pa.DataFrameSchema(
         "disputed": pa.Column(bool),
         "one_sided": pa.Column(bool),
         "imputed": pa.Column(bool),
+        "imputed_importer": pa.Column(bool),
+        "imputed_exporter": pa.Column(bool),
         "hk_roundtrip": pa.Column(bool),
         "reexport": pa.Column(bool),
         "cross_code": pa.Column(str, pa.Check.str_matches(r"^(\d{4,10})?$")),

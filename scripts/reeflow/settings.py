@@ -208,6 +208,7 @@ class ClientSettings:
     max_backoff_seconds: float
     timeout_seconds: float
     pause_seconds: float
+    max_answer_mb: float
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> ClientSettings:
@@ -221,6 +222,7 @@ class ClientSettings:
             max_backoff_seconds=float(values["max_backoff_seconds"]),
             timeout_seconds=float(values["timeout_seconds"]),
             pause_seconds=float(values["pause_seconds"]),
+            max_answer_mb=float(values["max_answer_mb"]),
         )
 
 

@@ -62,6 +62,7 @@ rule retrieve_usgs:
         entry=usgs_entry,
         timeout_seconds=config["usgs"]["timeout_seconds"],
         max_tries=config["usgs"]["max_tries"],
+        max_file_mb=config["usgs"]["max_file_mb"],
     log:
         "logs/acquire/usgs_{kind}_{name}.log",
     benchmark:

@@ -19,6 +19,7 @@ rule download_baci:
         url=baci_url,
         timeout_seconds=BACI["timeout_seconds"],
         max_tries=BACI["max_tries"],
+        max_archive_gb=BACI["max_archive_gb"],
     log:
         "logs/acquire/baci_download_{baci_version}.log",
     benchmark:
@@ -68,6 +69,8 @@ rule extract_baci:
     params:
         codes=baci_codes(),
         block_bytes=int(BACI["block_size_mb"]) * 2**20,
+        max_member_rows=BACI["max_member_rows"],
+        max_kept_rows=BACI["max_kept_rows"],
     log:
         "logs/acquire/baci_extract_{year}.log",
     benchmark:

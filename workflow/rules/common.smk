@@ -71,6 +71,7 @@ def comtrade_scope():
         "max_backoff_seconds": ct["max_backoff_seconds"],
         "timeout_seconds": ct["timeout_seconds"],
         "pause_seconds": ct["pause_seconds"],
+        "max_answer_mb": ct["max_answer_mb"],
         "allow_missing_years": ct["allow_missing_years"],
     }
 
@@ -155,6 +156,7 @@ def tariffline_scope():
             "max_backoff_seconds": ct["max_backoff_seconds"],
             "timeout_seconds": ct["timeout_seconds"],
             "pause_seconds": ct["pause_seconds"],
+            "max_answer_mb": ct["max_answer_mb"],
         })
     elif source == "files":
         scope["files"] = TARIFFLINE_FILES

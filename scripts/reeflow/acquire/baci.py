@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -38,7 +39,15 @@ import requests
 from reeflow.commodities import NATIONAL_MIN_DIGITS
 from reeflow.countries import iso3_from_comtrade
 from reeflow.http import fetch
-from reeflow.io import ReeflowError, atomic_path, read_json, sha256_file, utc_now, write_json_atomic
+from reeflow.io import (
+    ReeflowError,
+    atomic_path,
+    read_json,
+    remove_stale_parts,
+    sha256_file,
+    utc_now,
+    write_json_atomic,
+)
 from reeflow.schemas import TRADE_COLUMNS as TRADE_CONTRACT
 
 log = logging.getLogger(__name__)
@@ -52,6 +61,7 @@ DEFAULT_BLOCK_BYTES = 16 << 20
 _YEAR_MEMBER = re.compile(r"^BACI_HS92_Y(\d{4})_V([0-9A-Za-z]+)\.csv$")
 _COUNTRY_MEMBER = re.compile(r"^country_codes_V([0-9A-Za-z]+)\.csv$")
 _MISSING_QTY = ("", "NA", "N/A", "NAN", "NULL")
+DISK_MARGIN_BYTES = 256 << 20  # free space kept beyond the release itself (the provenance, the extracts)
 
 # Extract (raw layer) schema: BACI's columns, renamed, k zero-padded, q parsed, ISO3 added.
 EXTRACT_SCHEMA = pa.schema(
@@ -112,12 +122,33 @@ def _open_zip(archive: Path) -> zipfile.ZipFile:
 
 
 def list_members(archive: str | os.PathLike[str]) -> dict[str, str]:
-    """Base name -> path inside the archive of every file, because some zips nest a folder."""
+    """Base name -> path inside the archive of every file, because some zips nest a folder.
+
+    Members are found by base name, so two with one name (a zip can hold the same name twice, or
+    in two folders) would silently resolve to one of them: that, and a member whose path leaves
+    the archive (absolute, or with ``..``), is refused."""
     root = Path(archive)
     if root.is_dir():
-        return {p.name: str(p.relative_to(root)) for p in sorted(root.rglob("*")) if p.is_file()}
-    with _open_zip(root) as zf:
-        return {Path(info.filename).name: info.filename for info in zf.infolist() if not info.is_dir()}
+        paths = [str(p.relative_to(root)) for p in sorted(root.rglob("*")) if p.is_file()]
+    else:
+        with _open_zip(root) as zf:
+            paths = [info.filename for info in zf.infolist() if not info.is_dir()]
+    members: dict[str, str] = {}
+    for path in paths:
+        parts = path.replace("\\", "/").split("/")
+        if path.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", path):
+            raise ReeflowError(
+                f"BACI archive {archive}: unexpected member {path!r} (an absolute path or one with '..'); "
+                "this is not a CEPII release as shipped: download it again from CEPII"
+            )
+        name = Path(path).name
+        if name in members:
+            raise ReeflowError(
+                f"BACI archive {archive}: member name {name} occurs twice ({members[name]!r} and {path!r}); "
+                "which one holds the data cannot be told: use the release as CEPII ships it"
+            )
+        members[name] = path
+    return members
 
 
 def release_years(members: Iterable[str], version: str) -> list[int]:
@@ -276,21 +307,40 @@ def _csv_options(block_bytes: int) -> tuple[pacsv.ReadOptions, pacsv.ConvertOpti
 
 
 def stream_filtered(
-    handle: IO[bytes], codes: CodeFilter, where: str, block_bytes: int = DEFAULT_BLOCK_BYTES
+    handle: IO[bytes],
+    codes: CodeFilter,
+    where: str,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    max_rows: int | None = None,
+    max_kept_rows: int | None = None,
 ) -> tuple[pa.Table, int]:
     """Rows of one BACI year CSV whose k passes ``codes``, and the number of rows read.
 
-    Only one block (``block_bytes`` of CSV) is parsed at a time; kept rows are a tiny fraction."""
+    Only one block (``block_bytes`` of CSV) is parsed at a time; kept rows are a tiny fraction.
+    Reading stops with an error once more than ``max_rows`` rows were read or more than
+    ``max_kept_rows`` kept (config baci.max_member_rows, baci.max_kept_rows)."""
     read_opts, convert_opts = _csv_options(block_bytes)
     kept: list[pa.RecordBatch] = []
-    total = 0
+    total = kept_rows = 0
     try:
         reader = pacsv.open_csv(handle, read_options=read_opts, convert_options=convert_opts)
         for batch in reader:
             total += batch.num_rows
+            if max_rows is not None and total > max_rows:
+                raise ReeflowError(
+                    f"{where}: more than {max_rows} rows, the bound set by config baci.max_member_rows; "
+                    "stopped reading. Raise it if the release really is that large"
+                )
             mask = codes.mask(batch.column("k"))
             if pc.any(mask).as_py():
                 kept.append(batch.filter(mask))
+                kept_rows += kept[-1].num_rows
+                if max_kept_rows is not None and kept_rows > max_kept_rows:
+                    raise ReeflowError(
+                        f"{where}: more than {max_kept_rows} rows of the commodity table's codes, the bound set "
+                        "by config baci.max_kept_rows; stopped reading. Check the commodity table's codes (a "
+                        "short one keeps whole chapters), or raise the bound"
+                    )
         schema = reader.schema
     except ReeflowError:
         raise
@@ -346,12 +396,15 @@ def extract_year(
     provenance_path: str | os.PathLike[str],
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     threads: int | None = None,
+    max_member_rows: int | None = None,
+    max_kept_rows: int | None = None,
 ) -> pa.Table:
     """Write ``resources/raw/baci/{year}.parquet``: the year's flows of the commodity table's codes.
 
     The archive's provenance (sha256, source, version) is copied into the Parquet schema metadata
     with the member read, so the extract says exactly which bytes it came from. ``threads`` caps
-    pyarrow's pool at what the scheduler granted the job."""
+    pyarrow's pool at what the scheduler granted the job; ``max_member_rows`` and ``max_kept_rows``
+    bound the rows read and kept (config baci.max_member_rows, baci.max_kept_rows)."""
     if threads:
         pa.set_cpu_count(int(threads))
     archive_prov = read_json(provenance_path)
@@ -363,7 +416,7 @@ def extract_year(
     code_filter = CodeFilter.from_codes(codes)
     countries = read_country_codes(archive, version)
     with open_member(archive, member) as handle:
-        raw, rows_read = stream_filtered(handle, code_filter, where, block_bytes)
+        raw, rows_read = stream_filtered(handle, code_filter, where, block_bytes, max_member_rows, max_kept_rows)
     table = shape_extract(raw, countries, int(year), where)
     provenance = {
         "source": "baci",
@@ -399,12 +452,19 @@ def read_extract_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-class _StreamingSession(requests.Session):
-    """A session whose GETs stream, so fetch()'s retries apply without reading GBs into memory."""
+class _CutShort(ReeflowError):
+    """A download that ended before its announced length: worth another try."""
 
-    def get(self, url: str | bytes, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("stream", True)
-        return super().get(url, **kwargs)
+
+def check_free_space(folder: str | os.PathLike[str], needed: int, what: str) -> None:
+    """Refuse to start writing ``needed`` bytes into ``folder`` when the disk cannot hold them."""
+    free = shutil.disk_usage(folder).free
+    if free < needed + DISK_MARGIN_BYTES:
+        raise ReeflowError(
+            f"{what}: needs {needed / 2**30:.2f} GB (+{DISK_MARGIN_BYTES >> 20} MB margin) but only "
+            f"{free / 2**30:.2f} GB are free in {folder}; free some space (or put resources/ on a larger disk) "
+            "and rerun"
+        )
 
 
 def download_archive(
@@ -414,31 +474,55 @@ def download_archive(
     timeout: float = 120.0,
     max_tries: int = 4,
     chunk_bytes: int = 1 << 20,
+    max_bytes: int | None = None,
 ) -> dict[str, Any]:
-    """Stream a release to a temporary file, hashing on the way, and rename it when it is whole."""
-    session = _StreamingSession()
+    """Stream a release to a temporary file, hashing on the way, and rename it when it is whole.
+
+    Temporary files a killed earlier run left are removed first. Before writing, the free disk
+    space is checked against the announced size; the download stops once it passes ``max_bytes``
+    (config baci.max_archive_gb). A cut connection is retried; a refusal is not."""
+    where = f"BACI release {url}"
+    folder = Path(out_path).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(out_path)
+    session = requests.Session()
     record: dict[str, Any] = {}
     for attempt in range(1, max_tries + 1):
-        response = fetch(url, timeout=timeout, max_tries=max_tries, session=session,
-                         describe=f"BACI release {url}")  # fmt: skip
+        response = fetch(url, timeout=timeout, max_tries=max_tries, session=session, describe=where, stream=True)
         digest = hashlib.sha256()
         size = 0
-        expected = int(response.headers.get("Content-Length") or -1)
+        declared = response.headers.get("Content-Length") or ""
+        expected = int(declared) if declared.isdigit() else -1
         try:
+            if max_bytes is not None and expected > max_bytes:
+                raise ReeflowError(
+                    f"{where}: announces {expected} bytes, more than the {max_bytes} that config baci.max_archive_gb "
+                    "allows; raise it if the release really is that large"
+                )
+            if expected >= 0:
+                check_free_space(folder, expected, where)
+            else:
+                log.warning("%s: no Content-Length; the free disk space cannot be checked beforehand", where)
             with atomic_path(out_path) as tmp:
                 with open(tmp, "wb") as handle:
                     for chunk in response.iter_content(chunk_size=chunk_bytes):
                         handle.write(chunk)
                         digest.update(chunk)
                         size += len(chunk)
+                        if max_bytes is not None and size > max_bytes:
+                            raise ReeflowError(
+                                f"{where}: larger than {max_bytes} bytes, the bound set by config "
+                                "baci.max_archive_gb; stopped downloading (nothing kept). Raise it if the "
+                                "release really is that large"
+                            )
                 if expected >= 0 and size != expected:
-                    raise ReeflowError(f"BACI release {url}: got {size} of {expected} bytes (connection cut)")
+                    raise _CutShort(f"{where}: got {size} of {expected} bytes (connection cut)")
                 if not zipfile.is_zipfile(tmp):
-                    raise ReeflowError(f"BACI release {url}: the answer is not a zip archive; check baci.url")
-        except (requests.RequestException, ReeflowError) as err:
-            if attempt == max_tries or (isinstance(err, ReeflowError) and "not a zip" in str(err)):
-                raise ReeflowError(f"BACI release {url}: download failed ({err})") from err
-            log.warning("BACI release %s: %s; try %d of %d", url, err, attempt + 1, max_tries)
+                    raise ReeflowError(f"{where}: the answer is not a zip archive; check baci.url")
+        except (requests.RequestException, _CutShort) as err:
+            if attempt == max_tries:
+                raise ReeflowError(f"{where}: download failed ({err})") from err
+            log.warning("%s: %s; try %d of %d", where, err, attempt + 1, max_tries)
             continue
         finally:
             response.close()
@@ -592,6 +676,8 @@ def clean_baci_year(
     for col in _NAN_COLUMNS:
         grouped[col] = np.nan
     grouped["disputed"] = False
+    grouped["imputed_importer"] = False  # no per-side declarations: BACI's imputation is the row's
+    grouped["imputed_exporter"] = False
     grouped["one_sided"] = False
     grouped["reexport"] = False
     grouped["cross_code"] = ""  # BACI is reconciled by CEPII: no declarations to match across codes
@@ -607,7 +693,8 @@ def _typed_trade(frame: pd.DataFrame) -> pd.DataFrame:
     dtypes: dict[str, str] = {"year": "int64"}
     dtypes |= {c: "str" for c in ("exporter", "importer", "hs6", "stage", "basis", "cross_code")}
     dtypes |= {c: "float64" for c in ("qty_t", "qty_items", "value_usd", *_NAN_COLUMNS)}
-    dtypes |= {c: "bool" for c in ("disputed", "one_sided", "imputed", "hk_roundtrip", "reexport")}
+    dtypes |= {c: "bool" for c in ("disputed", "one_sided", "imputed", "imputed_importer", "imputed_exporter",
+                                   "hk_roundtrip", "reexport")}  # fmt: skip
     return out.astype(dtypes)
 
 

@@ -3,7 +3,9 @@
 The raw year file keeps what came in verbatim (the API's answer text, or the records of a local
 file) with its provenance, so that cleaning can be rerun and audited without asking Comtrade again;
 see docs/data-model.md ("Raw layer"). The subscription key travels only in a request header and is
-scrubbed from every message: it never reaches a URL, a log, an exception or a stored file.
+scrubbed from every message: it never reaches a URL, a log, an exception or a stored file. It goes
+only to the configured API host over https (reeflow.http: no redirect is followed with it) and is
+refused up front if it holds characters a header cannot carry safely.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import requests
 
 from reeflow.acquire.raw import parse_envelope, read_comtrade_file
 from reeflow.countries import COMTRADE_EXCEPTIONS, iso3_from_comtrade
-from reeflow.http import HttpError, fetch, scrub
+from reeflow.http import HttpError, check_base_url, fetch, scrub
 from reeflow.io import ReeflowError, sha256_bytes, sha256_file, utc_now, write_json_atomic
 from reeflow.settings import ClientSettings, ComtradeScope
 
@@ -143,6 +145,19 @@ def split_query(query: Query) -> tuple[Query, Query] | None:
 # The API client
 
 
+def check_api_key(api_key: str | None) -> None:
+    """Refuse a key with whitespace, control or non-ASCII characters before any request is made.
+
+    requests would raise InvalidHeader quoting the key (in repr form, which scrubbing by value
+    misses), and a CR/LF could smuggle a header; the message never shows the key, in any form."""
+    if api_key and not all(33 <= ord(ch) <= 126 for ch in api_key):
+        raise ReeflowError(
+            "COMTRADE_API_KEY holds whitespace, a control character (such as a line break) or a non-ASCII "
+            "character; it was not sent. Set it to the subscription key exactly as the Comtrade portal shows "
+            "it (printable ASCII, no spaces)"
+        )
+
+
 @dataclass
 class ComtradeClient:
     """Comtrade v1 over reeflow.http.fetch: keyed (final data) with a key, else the public preview."""
@@ -158,6 +173,11 @@ class ComtradeClient:
     sleep: Callable[[float], None] = time.sleep
     session: requests.Session = field(default_factory=requests.Session)
     calls: int = 0
+    max_answer_bytes: int | None = None  # config comtrade.max_answer_mb
+
+    def __post_init__(self) -> None:
+        check_base_url(self.base_url, "comtrade.base_url")
+        check_api_key(self.api_key)
 
     @property
     def endpoint(self) -> str:
@@ -195,6 +215,8 @@ class ComtradeClient:
                 secrets=self._secrets(),
                 sleep=self.sleep,
                 describe=f"Comtrade {url}",
+                max_bytes=self.max_answer_bytes,
+                limit_setting="comtrade.max_answer_mb",
             )
         except HttpError as err:
             if err.status in (401, 403):
@@ -383,6 +405,7 @@ def client_from_settings(
         pause_seconds=settings.pause_seconds,
         sleep=sleep,
         session=session or requests.Session(),
+        max_answer_bytes=int(settings.max_answer_mb * 2**20),
     )
 
 

@@ -136,15 +136,18 @@ def retrieve_item_file(
     backoff_seconds: float = 2.0,
     session: requests.Session | None = None,
     describe: str = "",
+    max_bytes: int | None = None,
 ) -> tuple[bytes, dict[str, Any]]:
     """Ask ScienceBase for the item's files, download the one ``file`` names and verify it.
 
     Returns the bytes and a provenance record: item id, item title, file name, downloadUri, size
     and checksum. HTTP failures after the retries raise ``HttpError`` (a ReeflowError) naming the
-    item and the file."""
+    item and the file; an answer (item JSON or file) over ``max_bytes`` (config usgs.max_file_mb)
+    stops the download."""
     where = (f"{describe}: " if describe else "") + _where(item, file)
     url = item_url(base_url, item)
-    retry = {"timeout": timeout, "max_tries": max_tries, "backoff_seconds": backoff_seconds, "session": session}
+    retry = {"timeout": timeout, "max_tries": max_tries, "backoff_seconds": backoff_seconds, "session": session,
+             "max_bytes": max_bytes, "limit_setting": "usgs.max_file_mb"}  # fmt: skip
     response = fetch(url, params={"format": "json", "fields": ITEM_FIELDS}, describe=f"{where} (item JSON)", **retry)
     try:
         payload = response.json()

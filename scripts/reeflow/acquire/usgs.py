@@ -692,8 +692,12 @@ def retrieve_usgs(
     max_tries: int = 4,
     backoff_seconds: float = 2.0,
     session: Any = None,
+    max_bytes: int | None = None,
 ) -> dict[str, Any]:
     """Copy one USGS input into resources/raw/usgs and record where it came from.
+
+    A download (or local file) larger than ``max_bytes`` (config usgs.max_file_mb) is refused; a
+    download stops reading at that size.
 
     The raw file is written before its provenance, both atomically: a failed run leaves neither
     a partial file nor a provenance record describing a file that is not there."""
@@ -704,19 +708,24 @@ def retrieve_usgs(
         data, sb_record = retrieve_item_file(
             sciencebase["item"], sciencebase["file"], base_url=sciencebase["base_url"],
             timeout=timeout, max_tries=max_tries, backoff_seconds=backoff_seconds, session=session,
-            describe=f"USGS {kind}/{name}",
+            describe=f"USGS {kind}/{name}", max_bytes=max_bytes,
         )  # fmt: skip
         status, retrieved_at = 200, utc_now()
     elif entry.get("is_url"):
         response = fetch(
             source, timeout=timeout, max_tries=max_tries, backoff_seconds=backoff_seconds, session=session,
-            describe=where,
+            describe=where, max_bytes=max_bytes, limit_setting="usgs.max_file_mb",
         )  # fmt: skip
         data, status, retrieved_at = response.content, response.status_code, utc_now()
     else:
         path = Path(source)
         if not path.is_file():
             raise ReeflowError(f"{where}: local file not found; fix the path in config usgs.files")
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise ReeflowError(
+                f"{where}: {path.stat().st_size} bytes, more than the {max_bytes} that config usgs.max_file_mb "
+                "allows; check the path, or raise the bound"
+            )
         data, status = path.read_bytes(), "local"
         retrieved_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     check_content(data, kind, where)

@@ -32,6 +32,7 @@ TRADE_SOURCE_NAMES = {"api": "UN Comtrade", "files": "UN Comtrade", "baci": "CEP
 # Query parameters that could carry a credential; redacted even though acquire never stores them.
 _SECRET_PARAMS = re.compile(r"(?i)([?&](?:subscription[-_]?key|api[-_]?key|key|token)=)[^&#]*")
 _BACI_PROVENANCE_KEY = b"reeflow.provenance"
+_BACI_YEAR_MEMBER = re.compile(r"^BACI_HS92_Y(\d{4})_V[0-9A-Za-z]+\.csv$")  # as reeflow.acquire.baci names it
 
 
 def source_line(trade_source: str, mirror_rule: str, version: str = __version__) -> str:
@@ -123,22 +124,29 @@ def usgs_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def baci_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A BACI year extract keeps its archive's provenance in the Parquet schema metadata."""
+    """A BACI year extract keeps its archive's provenance in the Parquet schema metadata.
+
+    Read in the shape ``reeflow.acquire.baci.extract_year`` writes it: ``archive_sha256`` (or the
+    member's ``member_sha256`` for an unpacked folder), ``rows_kept``, ``archive_source``/``archive``,
+    and the year from ``member`` (``BACI_HS92_Y{year}_V{version}.csv``) since no ``year`` key is kept."""
     import pyarrow.parquet as pq
 
     metadata = pq.read_schema(path).metadata or {}
     if _BACI_PROVENANCE_KEY not in metadata:
         raise ReeflowError(f"{path}: no reeflow.provenance in the Parquet metadata; rerun rule extract_baci")
     record = json.loads(metadata[_BACI_PROVENANCE_KEY])
+    year = record.get("year")
+    if year is None and (match := _BACI_YEAR_MEMBER.match(str(record.get("member") or ""))):
+        year = int(match.group(1))
     return _row(
         dataset="baci",
-        year=record.get("year"),
+        year=year,
         kind="baci",
-        location=record.get("source") or record.get("archive") or record.get("url"),
+        location=record.get("archive_source") or record.get("archive"),
         edition=record.get("version"),
         retrieved_at=record.get("retrieved_at"),
-        count=record.get("rows") or record.get("count"),
-        sha256=record.get("sha256") or record.get("archive_sha256"),
+        count=record.get("rows_kept"),
+        sha256=record.get("archive_sha256") or record.get("member_sha256"),
         raw_file=str(path),
     )
 

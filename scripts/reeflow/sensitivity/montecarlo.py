@@ -5,11 +5,11 @@ Why the design looks like this:
 * The headline indicators (as reeflow.mfa.indicators defines them) are built from sums of REO-eq
   flows, and REO-eq = units x content x share (reeflow.mfa.balance) is linear in the units. So a year's
   trade table (up to ~1 M rows at global scale) is first collapsed, once, into the units of a few
-  *flow groups* (US exports, China imports, US->China, ...) per HS code, per mirror rule and per
-  imputation status. Each draw then needs only small array products, plus reeflow.mfa.balance's balance
-  for the US and China (production and yields enter the interdependence through their supply):
-  1,000 draws x 23 years take well under a minute, with no Python loop per draw and no
-  [rows x draws] array.
+  *flow groups* (US exports, China imports, US->China, ...) per HS code, per mirror rule and with
+  imputed quantities included or excluded. Each draw then needs only small array products, plus
+  reeflow.mfa.balance's balance for the US and China (production and yields enter the
+  interdependence through their supply): 1,000 draws x 23 years take well under a minute, with
+  no Python loop per draw and no [rows x draws] array.
 * Draws are generated once (``samples.parquet``) and shared by every year, so that years are
   comparable draw by draw (a "high content" draw is high in every year).
 * Every parameter is drawn through its inverse CDF from a uniform number. Zero-width ranges
@@ -24,7 +24,15 @@ Parameters and their ranges (documented in README.md, "Sensitivity"):
   r = ``sensitivity.yield_range``;
 * mirror rule: uniform over ``sensitivity.mirror_rules``; ``trade.mirror_rule`` is the central case;
 * imputed quantities: included with probability ``sensitivity.p_include_imputed`` when
-  ``sensitivity.vary_imputation``, else fixed at ``trade.impute_missing_weights``.
+  ``sensitivity.vary_imputation``, else fixed at ``trade.impute_missing_weights``. Imputation is a
+  property of a declaration, not of a flow: the trade table flags each side (``imputed_importer``,
+  ``imputed_exporter``), and a draw that excludes imputed quantities drops the imputed declarations
+  and applies its own mirror rule to what remains, as reconciliation without imputation would. So
+  ``importer_first``/``exporter_first`` fall back to the other side where the preferred side was
+  imputed, and ``max``/``weighted_mean`` take the non-imputed side (the weighted_mean weights are
+  re-estimated on the non-imputed declarations). Only where a row has no declarations at all (a BACI
+  flow) does the row's own ``imputed`` flag decide. A side whose sum mixes imputed and reported
+  records counts as imputed as a whole (the trade table does not keep the split).
 
 For Sobol indices and one-at-a-time runs the codes are grouped (content of each stage, share of all
 partly-REE codes, all yields) and moved together (comonotone), so that the index of a group answers
@@ -357,7 +365,7 @@ def draws_for_groups(space: ParameterSpace, groups: Sequence[str], x: np.ndarray
 @dataclass(frozen=True)
 class YearFlows:
     """A year collapsed for the headline: trade units [FLOW_GROUPS x codes x MIRROR_RULES x
-    (reported, imputed)], mine production of the focus countries (US, China), t REO, and their
+    (imputed quantities excluded, included)], mine production of the focus countries (US, China), t REO, and their
     production statistics of the later stages [STAGES x FOCUS] (NaN: derived), as reeflow.mfa.balance uses."""
 
     year: int
@@ -384,55 +392,78 @@ def check_trade(trade: pd.DataFrame, source: str) -> None:
             raise ReeflowError(f"{source}: column {col} has negative quantities; fix the clean step")
 
 
-def _units_by_rule(rows: pd.DataFrame, space: ParameterSpace, code_idx: np.ndarray, w_imp: np.ndarray) -> np.ndarray:
-    """Units of each supply row under each mirror rule [rows x MIRROR_RULES], as reeflow.mfa.balance counts them.
+def _units_by_rule(
+    rows: pd.DataFrame, space: ParameterSpace, code_idx: np.ndarray, w_imp: np.ndarray, w_reported: np.ndarray
+) -> np.ndarray:
+    """Units of each supply row under each mirror rule, with imputed quantities excluded (index 0)
+    and included (index 1): [rows x MIRROR_RULES x 2], as reeflow.mfa.balance counts them.
 
     Units are tonnes, or items for item-counted codes (the count where declared, else tonnes /
     item mass): what the content coefficient applies to. Each rule picks the declarations with
-    reeflow.clean.reconcile.choose_quantity (BACI-style weights for weighted_mean); where a rule finds
-    none (a BACI flow has a single reconciled quantity) the table's chosen quantity stands in."""
+    reeflow.clean.reconcile.choose_quantity (BACI-style weights for weighted_mean: ``w_imp`` from all
+    declarations, ``w_reported`` from the non-imputed ones); where a row has no declaration (a BACI
+    flow has a single reconciled quantity) the table's chosen quantity stands in. Excluding imputed
+    quantities drops each side's tonnes where that side is flagged imputed (``imputed_importer``,
+    ``imputed_exporter``) before the rule chooses, so a rule falls back to the other side; a row
+    without declarations loses its chosen tonnes where the row is flagged ``imputed``. Counts of
+    items are never imputed and stay."""
     q_imp, q_exp = (rows[c].to_numpy(dtype=float) for c in ("qty_t_importer", "qty_t_exporter"))
     n_imp, n_exp = (rows[c].to_numpy(dtype=float) for c in ("items_importer", "items_exporter"))
+    flag_imp, flag_exp, flag_row = (
+        rows[c].fillna(False).to_numpy(dtype=bool) for c in ("imputed_importer", "imputed_exporter", "imputed")
+    )
     chosen_t = rows["qty_t"].to_numpy(dtype=float)
     chosen_items = rows["qty_items"].to_numpy(dtype=float)
+    undeclared = np.isnan(q_imp) & np.isnan(q_exp)
     by_item = np.array(space.unit_basis)[code_idx] == "item"
     item_mass = space.item_mass_t[code_idx]
-    out = np.empty((len(rows), len(MIRROR_RULES)))
+    variants = (
+        (np.where(flag_imp, np.nan, q_imp), np.where(flag_exp, np.nan, q_exp), np.where(flag_row, np.nan, chosen_t),
+         w_reported),
+        (q_imp, q_exp, chosen_t, w_imp),
+    )  # fmt: skip
+    out = np.empty((len(rows), len(MIRROR_RULES), 2))
     for r, rule in enumerate(MIRROR_RULES):
-        qty_t = choose_quantity(q_imp, q_exp, rule, w_imp)
-        qty_t = np.where(np.isnan(qty_t), chosen_t, qty_t)
-        items = choose_quantity(n_imp, n_exp, rule, w_imp)
-        items = np.where(np.isnan(items), chosen_items, items)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            items = np.where(np.isfinite(items), items, qty_t / item_mass)
-        out[:, r] = np.where(by_item, items, qty_t)
+        for k, (qi, qe, fallback, w) in enumerate(variants):
+            items = choose_quantity(n_imp, n_exp, rule, w)
+            items = np.where(np.isnan(items), chosen_items, items)
+            qty_t = choose_quantity(qi, qe, rule, w)
+            qty_t = np.where(undeclared, fallback, qty_t)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                units = np.where(np.isfinite(items), items, qty_t / item_mass)
+            out[:, r, k] = np.where(by_item, units, qty_t)
     return np.nan_to_num(out, nan=0.0, posinf=0.0)
 
 
 def aggregate_year(
     trade: pd.DataFrame, space: ParameterSpace, year: int, production: pd.DataFrame | None = None, source: str = "trade"
 ) -> YearFlows:
-    """Collapse a year's trade into the flow groups, per code, rule and imputation status.
+    """Collapse a year's trade into the flow groups, per code, rule and with imputed quantities
+    excluded or included (``_units_by_rule``).
 
     The rows kept are those reeflow.mfa.balance balances (no re-exports, self-trade or World rows); the
-    weighted_mean weights are estimated, as in reeflow.clean.reconcile, on every declared flow of the year."""
+    weighted_mean weights are estimated, as in reeflow.clean.reconcile, on every declared flow of the
+    year (and again on its non-imputed declarations, for draws that exclude imputed quantities)."""
     check_trade(trade, source)
     trade = trade.reset_index(drop=True)
     qi = np.where(trade["reexport"].fillna(False).astype(bool), np.nan, trade["qty_t_importer"].to_numpy(float))
-    w_all = np.full(len(trade), 0.5)
+    w_all = w_reported = np.full(len(trade), 0.5)
     if "weighted_mean" in space.mirror_rules:
         # integer country codes: the weights depend only on country identity, and maps over ints are
         # several times faster than over strings at a million flows
         ids, _ = pd.factorize(pd.concat([trade["exporter"], trade["importer"]]).astype(str))
         qe = trade["qty_t_exporter"].to_numpy(float)
         w_all = importer_weights(ids[: len(trade)], ids[len(trade) :], qi, qe)
-    supply = supply_trade(trade.assign(_w=w_all), source)
+        flag_i, flag_e = (trade[c].fillna(False).to_numpy(bool) for c in ("imputed_importer", "imputed_exporter"))
+        w_reported = importer_weights(
+            ids[: len(trade)], ids[len(trade) :], np.where(flag_i, np.nan, qi), np.where(flag_e, np.nan, qe)
+        )
+    supply = supply_trade(trade.assign(_w=w_all, _w_reported=w_reported), source)
     code_idx = pd.Index(space.codes).get_indexer(supply["hs6"].astype(str))
     if (code_idx < 0).any():
         log.info("%s: %d rows with codes outside the commodity table left out", source, int((code_idx < 0).sum()))
         supply, code_idx = supply[code_idx >= 0].reset_index(drop=True), code_idx[code_idx >= 0]
-    units = _units_by_rule(supply, space, code_idx, supply["_w"].to_numpy(float))
-    imputed = supply["imputed"].fillna(False).to_numpy(dtype=bool).astype(np.int64)
+    units = _units_by_rule(supply, space, code_idx, supply["_w"].to_numpy(float), supply["_w_reported"].to_numpy(float))
     exporter, importer = supply["exporter"].astype(str).to_numpy(), supply["importer"].astype(str).to_numpy()
     n_codes = len(space.codes)
     out = np.zeros((len(FLOW_GROUPS), n_codes, len(MIRROR_RULES), 2))
@@ -442,10 +473,9 @@ def aggregate_year(
             in_group &= exporter == exp
         if imp is not None:
             in_group &= importer == imp
-        cell = code_idx[in_group] * 2 + imputed[in_group]
         for r in range(len(MIRROR_RULES)):
-            sums = np.bincount(cell, weights=units[in_group, r], minlength=n_codes * 2)
-            out[g, :, r, :] = sums.reshape(n_codes, 2)
+            for k in range(2):
+                out[g, :, r, k] = np.bincount(code_idx[in_group], weights=units[in_group, r, k], minlength=n_codes)
     mining = np.zeros(len(FOCUS))
     stats = floors = None
     if production is not None:
@@ -465,13 +495,13 @@ def stage_totals(flows: YearFlows, space: ParameterSpace, draws: Draws) -> np.nd
     zero-width Monte Carlo reproduces the central case bit for bit."""
     stage_idx = np.array([STAGES.index(s) for s in space.stages])
     coef = draws.content * draws.share
-    include = draws.include_imputed.astype(float)
+    include = draws.include_imputed.astype(bool)
     out = np.zeros((flows.units.shape[0], len(STAGES), draws.n))
     for r in np.unique(draws.rule):
         sel = draws.rule == r
         part = np.zeros((flows.units.shape[0], len(STAGES), int(sel.sum())))
         for c in range(len(space.codes)):
-            units = flows.units[:, c, r, 0][:, None] + flows.units[:, c, r, 1][:, None] * include[sel][None, :]
+            units = np.where(include[sel][None, :], flows.units[:, c, r, 1][:, None], flows.units[:, c, r, 0][:, None])
             part[:, stage_idx[c], :] += units * coef[c, sel][None, :]
         out[:, :, sel] = part
     return out
