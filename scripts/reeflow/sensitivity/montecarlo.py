@@ -417,21 +417,30 @@ def _units_by_rule(
     undeclared = np.isnan(q_imp) & np.isnan(q_exp)
     by_item = np.array(space.unit_basis)[code_idx] == "item"
     item_mass = space.item_mass_t[code_idx]
-    variants = (
-        (np.where(flag_imp, np.nan, q_imp), np.where(flag_exp, np.nan, q_exp), np.where(flag_row, np.nan, chosen_t),
-         w_reported),
-        (q_imp, q_exp, chosen_t, w_imp),
-    )  # fmt: skip
+
+    def units(rule: str, sel: slice | np.ndarray, qi: np.ndarray, qe: np.ndarray, fallback: np.ndarray,
+              w: np.ndarray) -> np.ndarray:  # fmt: skip
+        qty_t = np.where(undeclared[sel], fallback, choose_quantity(qi, qe, rule, w[sel]))
+        items = choose_quantity(n_imp[sel], n_exp[sel], rule, w[sel])
+        items = np.where(np.isnan(items), chosen_items[sel], items)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            counted = np.where(np.isfinite(items), items, qty_t / item_mass[sel])
+        return np.where(by_item[sel], counted, qty_t)
+
+    # Without imputed quantities only the rows holding one change, except under weighted_mean when
+    # the weights learnt from the non-imputed declarations differ.
+    changed = np.flatnonzero(flag_imp | flag_exp | (undeclared & flag_row))
+    masked = (
+        np.where(flag_imp, np.nan, q_imp), np.where(flag_exp, np.nan, q_exp), np.where(flag_row, np.nan, chosen_t)
+    )
     out = np.empty((len(rows), len(MIRROR_RULES), 2))
     for r, rule in enumerate(MIRROR_RULES):
-        for k, (qi, qe, fallback, w) in enumerate(variants):
-            items = choose_quantity(n_imp, n_exp, rule, w)
-            items = np.where(np.isnan(items), chosen_items, items)
-            qty_t = choose_quantity(qi, qe, rule, w)
-            qty_t = np.where(undeclared, fallback, qty_t)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                units = np.where(np.isfinite(items), items, qty_t / item_mass)
-            out[:, r, k] = np.where(by_item, units, qty_t)
+        out[:, r, 1] = units(rule, slice(None), q_imp, q_exp, chosen_t, w_imp)
+        if rule == "weighted_mean" and not np.array_equal(w_imp, w_reported):
+            out[:, r, 0] = units(rule, slice(None), *masked, w_reported)
+        else:
+            out[:, r, 0] = out[:, r, 1]
+            out[changed, r, 0] = units(rule, changed, *(a[changed] for a in masked), w_reported)
     return np.nan_to_num(out, nan=0.0, posinf=0.0)
 
 
@@ -455,9 +464,11 @@ def aggregate_year(
         qe = trade["qty_t_exporter"].to_numpy(float)
         w_all = importer_weights(ids[: len(trade)], ids[len(trade) :], qi, qe)
         flag_i, flag_e = (trade[c].fillna(False).to_numpy(bool) for c in ("imputed_importer", "imputed_exporter"))
-        w_reported = importer_weights(
-            ids[: len(trade)], ids[len(trade) :], np.where(flag_i, np.nan, qi), np.where(flag_e, np.nan, qe)
-        )
+        w_reported = w_all
+        if (flag_i & ~np.isnan(qi)).any() or flag_e.any():  # else the same flows teach the same weights
+            w_reported = importer_weights(
+                ids[: len(trade)], ids[len(trade) :], np.where(flag_i, np.nan, qi), np.where(flag_e, np.nan, qe)
+            )
     supply = supply_trade(trade.assign(_w=w_all, _w_reported=w_reported), source)
     code_idx = pd.Index(space.codes).get_indexer(supply["hs6"].astype(str))
     if (code_idx < 0).any():
