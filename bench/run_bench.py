@@ -43,9 +43,13 @@ def write_config(workdir: Path, years: Sequence[int], draws: int) -> None:
     config = {
         "years": {"start": years[0], "end": years[1]},
         "commodities": str(ROOT / "config" / "commodities.csv"),
-        "comtrade": {"source": "api"},  # the raw cache is already filled: nothing is downloaded
+        # the raw cache is already filled: nothing is downloaded; the synthetic world has no tariff lines
+        "comtrade": {"source": "api", "tariffline": {"enabled": False}},
         "usgs": {"source": "files",
                  "files": [{"kind": "table", "path": "data/synthetic-global-production.csv", "edition": "SYN"}]},
+        "production": {"stage_statistics": str(ROOT / "config" / "stage_statistics.csv")},
+        "end_uses": {name: str(ROOT / "config" / f"{stem}.csv") for name, stem in
+                     (("shares", "end_uses"), ("products", "end_use_products"), ("proxies", "end_use_proxies"))},
         "sensitivity": {"draws": draws, "years": [years[0], years[1]]},
         "figures": {"sankey_years": [years[1]], "network_years": [years[1]]},
     }  # fmt: skip
