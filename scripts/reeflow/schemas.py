@@ -97,7 +97,12 @@ SENSITIVITY_TRADE_COLUMNS: list[str] = [
     *MFA_TRADE_COLUMNS, "qty_t_importer", "qty_t_exporter", "items_importer", "items_exporter", "imputed",
     "imputed_importer", "imputed_exporter",
 ]  # fmt: skip
-assert set(SENSITIVITY_TRADE_COLUMNS) <= set(TRADE_COLUMNS), "a trade view names a column outside the contract"
+VALIDATION_TRADE_COLUMNS: list[str] = [
+    "year", *MFA_TRADE_COLUMNS, "value_usd", "qty_t_importer", "qty_t_exporter", "items_importer", "items_exporter",
+    "value_usd_importer", "value_usd_exporter",
+]  # fmt: skip
+for _view in (SENSITIVITY_TRADE_COLUMNS, VALIDATION_TRADE_COLUMNS):
+    assert set(_view) <= set(TRADE_COLUMNS), "a trade view names a column outside the contract"
 
 
 def empty_table(columns: Mapping[str, str]) -> pd.DataFrame:

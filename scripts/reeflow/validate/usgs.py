@@ -72,8 +72,9 @@ import pandas as pd
 from reeflow.clean.production import edition_rank
 from reeflow.clean.reconcile import RULES, choice_basis, choose_quantity, importer_weights
 from reeflow.commodities import load_commodities
-from reeflow.io import ReeflowError, write_csv_atomic
+from reeflow.io import ReeflowError, read_table, write_csv_atomic
 from reeflow.mfa.balance import reo_flows
+from reeflow.schemas import VALIDATION_TRADE_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,10 @@ def us_trade_by_stage(
     """Imports and exports of ``country`` per year and stage (t REO-eq) under ``rule``:
     year, stage, imports_t, exports_t. Stages come from the commodity table by code."""
     frames = []
-    chosen = trade_under_rule(trade, rule)
+    # only the country's flows are converted; weighted_mean still learns its weights from every flow
+    involved = (trade["exporter"] == country) | (trade["importer"] == country)
+    chosen = trade_under_rule(trade if rule == "weighted_mean" else trade[involved], rule)
+    chosen = chosen[(chosen["exporter"] == country) | (chosen["importer"] == country)]
     for year, rows in chosen.groupby("year", sort=True):
         flows = reo_flows(rows, commodities, year=int(year), source=f"trade {year} ({rule})")
         exports = flows[flows["exporter"] == country].groupby("stage")["reo_t"].sum()
@@ -578,7 +582,7 @@ def check_central(model: pd.DataFrame, balance: pd.DataFrame, rule: str, years: 
 
 
 def read_trade(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
-    frames = [pd.read_parquet(p) for p in paths]
+    frames = [read_table(p, VALIDATION_TRADE_COLUMNS, "cleaned trade (rerun clean_trade)", only=True) for p in paths]
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=["year", "exporter", "importer", "hs6", "qty_t", "qty_items", "basis", "reexport"])
