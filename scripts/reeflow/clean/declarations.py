@@ -35,6 +35,7 @@ from reeflow.io import ReeflowError, write_parquet_atomic
 from reeflow.schemas import (
     CROSS_CODE_COLUMNS,
     DISCREPANCY_COLUMNS,
+    FLOWS,
     REPORTED_COLUMNS,
     REPORTED_SCHEMA,
     TRADE_COLUMNS,
@@ -49,7 +50,6 @@ from reeflow.settings import TradeSettings
 
 log = logging.getLogger(__name__)
 
-FLOWS: tuple[str, ...] = ("M", "X", "RM", "RX")
 IMPORT_FLOWS: frozenset[str] = frozenset({"M", "RM"})
 # Supplementary quantity units (WCO / UN Comtrade): tonnes per unit, and items per unit.
 WEIGHT_UNIT_CODES: dict[int, float] = {8: 0.001}

@@ -19,7 +19,8 @@ from matplotlib.axes import Axes
 from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
 
-STAGES: tuple[str, ...] = ("mining", "separation", "metal", "intermediate", "final")
+from reeflow.commodities import STAGES
+
 REST = "Rest of world"
 
 

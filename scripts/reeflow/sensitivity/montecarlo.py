@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reeflow.clean.reconcile import choose_quantity, importer_weights
+from reeflow.clean.reconcile import RULES, choose_quantity, importer_weights
 from reeflow.commodities import STAGES, load_commodities
 from reeflow.io import ReeflowError, read_table, write_csv_atomic, write_parquet_atomic
 from reeflow.mfa.balance import (
@@ -66,8 +66,8 @@ from reeflow.settings import SensitivitySpace
 
 log = logging.getLogger(__name__)
 
-MIRROR_RULES: tuple[str, ...] = ("importer_first", "exporter_first", "max", "weighted_mean")
-YIELD_STAGES: tuple[str, ...] = ("separation", "metal", "intermediate", "final")
+MIRROR_RULES: tuple[str, ...] = RULES  # one home: reeflow.clean.reconcile
+YIELD_STAGES: tuple[str, ...] = STAGES[1:]  # every stage after mining has a yield
 HEADLINE: tuple[str, ...] = HEADLINE_INDICATORS
 SOBOL_INDICATORS: tuple[str, ...] = ("us_net_exports_t", "china_share_of_us_exports")
 US, CHINA = "USA", "CHN"
