@@ -16,6 +16,7 @@ from reeflow.io import ReeflowError
 from reeflow.mfa.balance import (
     YEAR_OUTPUTS,
     balance_arrays,
+    central_units,
     collect_mfa,
     country_index,
     flow_units,
@@ -86,12 +87,13 @@ def test_unexplained_residuals_keep_stage_and_country_axes_with_draws() -> None:
 def test_two_sided_share_is_the_declared_part_of_each_row() -> None:
     # A->B mining 120 t (60 t REO) declared by both sides, C->B 40 t (20 t REO) by one side only
     trade = trade_rows([("A", "B", "000001", 120.0), ("C", "B", "000001", 40.0)], one_sided=[False, True])
-    shares = trade_two_sided_shares(trade, toy_commodities(), ["A", "B", "C"])
+    shares = trade_two_sided_shares(central_units(trade, toy_commodities()), ["A", "B", "C"])
     np.testing.assert_allclose(shares[0], [1.0, 60.0 / 80.0, 0.0])
     assert np.isnan(shares[1:]).all()
     # a one-sided row without a quantity counts 0 t: B's mining trade stays entirely two-sided
     trade = trade_rows([("A", "B", "000001", 120.0), ("C", "B", "000001", np.nan)], one_sided=[False, True])
-    np.testing.assert_allclose(trade_two_sided_shares(trade, toy_commodities(), ["A", "B", "C"])[0], [1.0, 1.0, np.nan])
+    rows = central_units(trade, toy_commodities())
+    np.testing.assert_allclose(trade_two_sided_shares(rows, ["A", "B", "C"])[0], [1.0, 1.0, np.nan])
 
 
 def test_year_balance_tables_carry_the_year_basis_and_reasons() -> None:

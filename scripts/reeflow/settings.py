@@ -56,6 +56,16 @@ def _strings(values: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in values)
 
 
+# Conversions by a field's annotation (these modules use postponed annotations: the types are strings).
+_CONVERT: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "tuple[str, ...]": _strings}
+
+
+def _from_scalars(cls: type[T], section: Mapping[str, Any]) -> T:
+    """An instance of a settings class whose fields are all plain values, each converted by its type."""
+    values = require_keys(section, cls.SECTION, _field_names(cls))  # type: ignore[attr-defined]
+    return cls(**{f.name: _CONVERT[str(f.type)](values[f.name]) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+
+
 def _yields(section: Any) -> dict[str, float]:
     """mfa.yields as stage -> float (which stages are needed is checked by balance.yields_vector)."""
     require_keys(section, "mfa.yields", [])
@@ -98,12 +108,7 @@ class ProductionSettings:
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> ProductionSettings:
-        values = require_keys(section, cls.SECTION, _field_names(cls))
-        return cls(
-            edition_priority=str(values["edition_priority"]),
-            gap_fill=str(values["gap_fill"]),
-            world_check_tolerance=float(values["world_check_tolerance"]),
-        )
+        return _from_scalars(cls, section)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,8 +150,7 @@ class EndUseRangeSettings:
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> EndUseRangeSettings:
-        values = require_keys(section, cls.SECTION, _field_names(cls))
-        return cls(draws=int(values["draws"]), lifetime_range=float(values["lifetime_range"]))
+        return _from_scalars(cls, section)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,13 +166,7 @@ class SensitivitySettings:
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> SensitivitySettings:
-        values = require_keys(section, cls.SECTION, _field_names(cls))
-        return cls(
-            yield_range=float(values["yield_range"]),
-            mirror_rules=_strings(values["mirror_rules"]),
-            vary_imputation=bool(values["vary_imputation"]),
-            p_include_imputed=float(values["p_include_imputed"]),
-        )
+        return _from_scalars(cls, section)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,18 +210,7 @@ class ClientSettings:
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> ClientSettings:
-        values = require_keys(section, cls.SECTION, _field_names(cls))
-        return cls(
-            base_url=str(values["base_url"]),
-            keyed=bool(values["keyed"]),
-            max_records=int(values["max_records"]),
-            max_tries=int(values["max_tries"]),
-            backoff_seconds=float(values["backoff_seconds"]),
-            max_backoff_seconds=float(values["max_backoff_seconds"]),
-            timeout_seconds=float(values["timeout_seconds"]),
-            pause_seconds=float(values["pause_seconds"]),
-            max_answer_mb=float(values["max_answer_mb"]),
-        )
+        return _from_scalars(cls, section)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from reeflow.io import ReeflowError, write_csv_atomic
+from reeflow.io import ReeflowError, read_table, write_csv_atomic
 from reeflow.schemas import COVERAGE_COLUMNS, WORLD_CHECK_COLUMNS, empty_table, typed
 
 log = logging.getLogger(__name__)
@@ -114,20 +114,21 @@ def world_flags(out: pd.DataFrame) -> np.ndarray:
     )  # fmt: skip
 
 
-def collect_quality(paths: Sequence[str | os.PathLike[str]], out_csv: str | os.PathLike[str]) -> pd.DataFrame:
-    """Concatenate per-year quality Parquet files into one CSV (empty years add nothing)."""
-    frames = []
-    for path in paths:
-        try:
-            frames.append(pd.read_parquet(path))
-        except (OSError, ValueError) as err:
-            raise ReeflowError(f"{path}: unreadable quality table ({err}); delete it and rerun clean_trade") from err
+def concat_quality(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
+    """Per-year quality Parquet files as one table (empty years add nothing), sorted by year."""
+    frames = [read_table(path, what="quality table (rerun clean_trade)") for path in paths]
     non_empty = [f for f in frames if not f.empty]
     table = pd.concat(non_empty, ignore_index=True) if non_empty else (frames[0] if frames else pd.DataFrame())
     if "year" in table.columns and not table.empty:
-        table = table.sort_values([c for c in table.columns if c == "year"], kind="stable")
+        table = table.sort_values("year", kind="stable")
+    return table
+
+
+def collect_quality(paths: Sequence[str | os.PathLike[str]], out_csv: str | os.PathLike[str]) -> pd.DataFrame:
+    """Concatenate per-year quality Parquet files into one CSV."""
+    table = concat_quality(paths)
     write_csv_atomic(table, out_csv)
-    log.info("%s: %d rows from %d year file(s)", out_csv, len(table), len(frames))
+    log.info("%s: %d rows from %d year file(s)", out_csv, len(table), len(paths))
     return table
 
 
@@ -160,9 +161,12 @@ def run_collect_trade_quality(
     if missing:
         raise ReeflowError(f"collect_trade_quality: no output for input(s) {missing}; check clean.smk")
     for name, paths in inputs.items():
-        table = collect_quality(paths, outputs[name])
         if name == "cross_code" and commodities_path is not None:
             from reeflow.commodities import load_commodities
 
+            table = concat_quality(paths)
             if not table.empty:
-                write_csv_atomic(cross_code_in_reo(table, load_commodities(commodities_path)), outputs[name])
+                table = cross_code_in_reo(table, load_commodities(commodities_path))
+            write_csv_atomic(table, outputs[name])
+        else:
+            collect_quality(paths, outputs[name])

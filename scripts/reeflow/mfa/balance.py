@@ -137,25 +137,30 @@ def reo_flow_arrays(
     return units * content[code_idx] * share[code_idx]
 
 
-def reo_flows(
-    trade: pd.DataFrame, commodities: pd.DataFrame, year: int, source: str = "trade table"
+def central_units(
+    trade: pd.DataFrame, commodities: pd.DataFrame, source: str = "trade table"
 ) -> pd.DataFrame:
-    """Flows in t REO-eq at central coefficients: year, stage, exporter, importer, hs6, reo_t, basis."""
+    """The supply-trade rows (flow_units) with their REO-eq at central coefficients (``reo_t``):
+    computed once per year and shared by the flows table and the coverage shares."""
     rows = flow_units(trade, commodities, source)
-    reo = reo_flow_arrays(
+    return rows.assign(reo_t=reo_flow_arrays(
         rows["units"].to_numpy(),
         rows["code_idx"].to_numpy(),
         commodities["content_central"].to_numpy(dtype=float),
         commodities["share_central"].to_numpy(dtype=float),
-    )
+    ))  # fmt: skip
+
+
+def flows_table(rows: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Flows in t REO-eq from central_units rows: year, stage, exporter, importer, hs6, reo_t, basis."""
     flows = pd.DataFrame(
         {
             "year": np.full(len(rows), int(year), dtype="int64"),
-            "stage": np.asarray(STAGES, dtype=object)[rows["stage_idx"].to_numpy()],
+            "stage": np.asarray(STAGES, dtype=object)[rows["stage_idx"].to_numpy(dtype=int)],
             "exporter": rows["exporter"].astype(str),
             "importer": rows["importer"].astype(str),
             "hs6": rows["hs6"].astype(str),
-            "reo_t": reo,
+            "reo_t": rows["reo_t"].to_numpy(dtype=float),
             "basis": rows["basis"].astype(str),
         }
     )
@@ -164,6 +169,13 @@ def reo_flows(
         ["year", "stage", "exporter", "importer", "hs6", "basis"], as_index=False, sort=True
     )["reo_t"].sum()
     return flows[FLOW_COLUMNS]
+
+
+def reo_flows(
+    trade: pd.DataFrame, commodities: pd.DataFrame, year: int, source: str = "trade table"
+) -> pd.DataFrame:
+    """Flows in t REO-eq at central coefficients: year, stage, exporter, importer, hs6, reo_t, basis."""
+    return flows_table(central_units(trade, commodities, source), year)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -460,7 +472,8 @@ def year_balance(
             f"config mfa.negative_consumption: {rule!r}; use one of {NEGATIVE_CONSUMPTION_RULES}"
         )
     yields = yields_vector(settings.yields)
-    flows = reo_flows(trade, commodities, year=year, source=trade_source)
+    rows = central_units(trade, commodities, trade_source)
+    flows = flows_table(rows, year)
     mining = mining_production_for_year(production, year, production_source)
     stage_stats = stage_statistics_for_year(production, year, production_source)
     stage_floors = stage_statistics_for_year(production, year, production_source, floors=True)
@@ -486,7 +499,7 @@ def year_balance(
     )
     check_balance(balance, yields, settings.balance_tolerance, countries, year)
     has_statistic = pd.Series(countries).isin(mining.index).to_numpy()
-    shares = trade_two_sided_shares(trade, commodities, countries, trade_source)
+    shares = trade_two_sided_shares(rows, countries)
     if reported is None:
         reported = {(c, flow) for c in countries for flow in ("imports", "exports")}
     table = balance_coverage(
@@ -496,20 +509,15 @@ def year_balance(
     return YearMFA(year, countries, flows, balance, table, residuals)
 
 
-def trade_two_sided_shares(
-    trade: pd.DataFrame, commodities: pd.DataFrame, countries: Sequence[str], source: str = "trade table"
-) -> np.ndarray:
-    """(n_stages, n_countries) share of each balance row's traded REO-eq declared by both sides."""
-    rows = flow_units(trade, commodities, source)
+def trade_two_sided_shares(rows: pd.DataFrame, countries: Sequence[str]) -> np.ndarray:
+    """(n_stages, n_countries) share of each balance row's traded REO-eq declared by both sides
+    (``rows`` from central_units)."""
     position = {c: i for i, c in enumerate(countries)}
-    reo = reo_flow_arrays(
-        rows["units"].to_numpy(), rows["code_idx"].to_numpy(),
-        commodities["content_central"].to_numpy(dtype=float), commodities["share_central"].to_numpy(dtype=float),
-    )  # fmt: skip
     one_sided = rows["one_sided"].astype(bool).to_numpy() if "one_sided" in rows.columns else np.zeros(len(rows), bool)
     return two_sided_shares(
-        reo, rows["stage_idx"].to_numpy(dtype=int), rows["exporter"].map(position).to_numpy(dtype=int),
-        rows["importer"].map(position).to_numpy(dtype=int), ~one_sided, len(countries),
+        rows["reo_t"].to_numpy(dtype=float), rows["stage_idx"].to_numpy(dtype=int),
+        rows["exporter"].map(position).to_numpy(dtype=int), rows["importer"].map(position).to_numpy(dtype=int),
+        ~one_sided, len(countries),
     )  # fmt: skip
 
 
