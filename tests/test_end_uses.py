@@ -11,6 +11,7 @@ import pytest
 
 from reeflow.io import ReeflowError
 from reeflow.mfa.end_uses import (
+    ShareModel,
     check_products,
     end_use_inflows,
     load_end_use_products,
@@ -18,6 +19,7 @@ from reeflow.mfa.end_uses import (
     load_proxies,
     plausibility_table,
     proxy_ranges,
+    share_arrays,
     split_consumption,
     stocks_range,
 )
@@ -203,3 +205,33 @@ def test_repository_tables_load_and_close() -> None:
     assert len(proxy_ranges(load_proxies(ROOT / "config" / "end_use_proxies.csv"))) > 0
     for name in ("end_uses.csv", "end_use_products.csv", "end_use_proxies.csv"):
         assert (ROOT / ".test" / "config" / name).read_text() == (ROOT / "config" / name).read_text()
+
+
+def test_share_arrays_interpolate_each_group_linearly_and_normalise() -> None:
+    """SYNTHETIC tables: anchors out of order, a yearless row, two regions; drawn values go through
+    the same precomputed map as the central ones."""
+    shares = pd.DataFrame({
+        "region": ["world", "world", "world", "usa", "usa"],
+        "application": ["magnets", "magnets", "catalysts", "magnets", "catalysts"],
+        "year": pd.array([2010, 2000, pd.NA, 2005, 2005], dtype="Int64"),
+        "share_central": [0.6, 0.2, 0.5, 0.3, 0.7],
+    })  # fmt: skip
+    products = pd.DataFrame({
+        "application": ["magnets", "magnets", "catalysts"], "product": ["cars", "wind", "catalysts"],
+        "year": pd.array([pd.NA, pd.NA, pd.NA], dtype="Int64"), "share_central": [0.25, 0.75, 1.0],
+        "use": ["stock", "stock", "dissipative"],
+    })  # fmt: skip
+    years = [1995, 2000, 2005, 2010, 2015]
+    arrays = share_arrays(shares, products, years)
+    world = arrays.regions.index("world")
+    magnets = np.interp(years, [2000, 2010], [0.2, 0.6])
+    app_share = magnets / (magnets + 0.5)
+    np.testing.assert_allclose(arrays.shares[:, world, arrays.products.index("cars")], app_share * 0.25)
+    np.testing.assert_allclose(arrays.shares[:, world, arrays.products.index("catalysts")], 1 - app_share)
+    np.testing.assert_allclose(arrays.shares.sum(axis=2), 1.0)
+    model = ShareModel.build(shares, products, years)
+    doubled = model.arrays(shares["share_central"].to_numpy() * 2, products["share_central"].to_numpy())
+    np.testing.assert_allclose(doubled.shares, arrays.shares)  # normalised: scale-free
+    other = model.arrays(np.array([0.6, 0.2, 0.5, 0.3, 0.1]), products["share_central"].to_numpy())
+    usa = other.regions.index("usa")
+    np.testing.assert_allclose(other.shares[:, usa, other.products.index("catalysts")], 0.1 / 0.4)

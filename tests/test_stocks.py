@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -126,3 +128,25 @@ def test_stocks_table_covers_every_year_and_needs_each_lifetime() -> None:
     np.testing.assert_allclose(table["outflow_t"], [0, 0, 4])
     with pytest.raises(ReeflowError, match="lifetimes.*cars"):
         stocks_table(inflows, {}, [2000, 2001, 2002])
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "reference"),
+    [
+        ({"distribution": "normal", "mean": 12.0, "sd": 4.0}, lambda a: stats.norm.sf(a, loc=12.0, scale=4.0)),
+        (
+            {"distribution": "weibull", "mean": 15.0, "shape": 2.2},
+            lambda a: stats.weibull_min.sf(a, c=2.2, scale=15.0 / math.gamma(1 + 1 / 2.2)),
+        ),
+        (
+            {"distribution": "lognormal", "mean": 10.0, "sd": 5.0},
+            lambda a: stats.lognorm.sf(
+                a, s=math.sqrt(math.log(1.25)), scale=math.exp(math.log(10.0) - math.log(1.25) / 2)
+            ),
+        ),
+    ],
+)
+def test_survival_curves_equal_scipy_stats(lifetime: dict, reference) -> None:  # type: ignore[no-untyped-def]
+    """The closed forms (no scipy.stats import in the jobs) are the textbook survival functions."""
+    ages = np.array([-1.0, 0.0, 0.5, 1.0, 3.0, 10.0, 25.0, 80.0])
+    np.testing.assert_allclose(survival_curve(lifetime, ages), reference(ages), rtol=1e-12, atol=1e-300)

@@ -18,6 +18,7 @@ from reeflow.validate.usgs import (
     log_ratio,
     rule_fit,
     trade_under_rule,
+    us_trade_by_rules,
     us_trade_by_stage,
     usgs_net_exporter,
     usgs_values,
@@ -96,7 +97,8 @@ def production() -> pd.DataFrame:
 
 
 def run(trade: pd.DataFrame, sal: pd.DataFrame, years: list[int] = YEARS) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return build_validation(trade, commodities(), sal, balance(), production(), None, "importer_first", years)
+    return build_validation(us_trade_by_rules(trade, commodities()), sal, balance(), production(), None,
+                            "importer_first", years)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""One year's MFA: balance by country and stage, origin tracing, indicators, disruption test."""
+"""One year's MFA: balance by country and stage, origin tracing, indicators, disruption test; and the
+year's US trade under every mirror rule, which the validation gathers (so it never rereads all years)."""
 
 from reeflow.io import setup_logging
 from reeflow.mfa.balance import YEAR_OUTPUTS, run_mfa_year
 from reeflow.settings import MfaSettings
+from reeflow.validate.usgs import write_us_trade_year
 
 
 def main(smk) -> None:  # type: ignore[no-untyped-def]
@@ -17,6 +19,7 @@ def main(smk) -> None:  # type: ignore[no-untyped-def]
         coverage_path=smk.input.coverage,
         world_check_path=smk.input.world_check,
     )
+    write_us_trade_year(smk.input.trade, smk.input.commodities, smk.output.us_trade)
 
 
 main(snakemake)  # noqa: F821

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -182,14 +183,23 @@ def _check_columns(path: str, present: set[str], columns: Sequence[str], what: s
         )
 
 
+def loads_json(data: str | bytes) -> Any:
+    """Parse JSON text with orjson, about twice as fast as the standard library on the hundreds of
+    MB of a global raw year; what orjson refuses but Python's json accepts (the NaN literals that
+    ``json.dumps`` writes) falls back to the standard library, so both read the same documents."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 def read_json(path: str | os.PathLike[str]) -> Any:
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except json.JSONDecodeError as err:
+        return loads_json(Path(path).read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        where = f"{err.msg} at line {err.lineno}" if isinstance(err, json.JSONDecodeError) else "not UTF-8 text"
         raise ReeflowError(
-            f"{path}: not valid JSON ({err.msg} at line {err.lineno}); "
-            "delete the file and rerun the step that writes it"
+            f"{path}: not valid JSON ({where}); delete the file and rerun the step that writes it"
         ) from err
 
 

@@ -7,8 +7,7 @@ from reeflow.validate.usgs import run_validation
 def main(smk) -> None:  # type: ignore[no-untyped-def]
     setup_logging(smk.log[0])
     run_validation(
-        trade_paths=list(smk.input.trade),
-        commodities_path=smk.input.commodities,
+        us_trade_paths=list(smk.input.us_trade),
         salient_path=smk.input.salient,
         balance_path=smk.input.balance,
         production_path=smk.input.production,

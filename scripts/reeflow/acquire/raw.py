@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from reeflow.io import ReeflowError, read_json
+from reeflow.io import ReeflowError, loads_json, read_json
 
 V1_FIELDS: tuple[str, ...] = (
     "typeCode", "freqCode", "refPeriodId", "refYear", "refMonth", "period", "reporterCode",
@@ -46,7 +46,7 @@ def parse_envelope(text: str, where: str) -> list[dict[str, Any]]:
             "(maintenance page or wrong base_url?)"
         )
     try:
-        envelope = json.loads(text)
+        envelope = loads_json(text)
     except json.JSONDecodeError as err:
         raise ReeflowError(f"{where}: malformed JSON ({err.msg} at line {err.lineno})") from err
     if not isinstance(envelope, dict):

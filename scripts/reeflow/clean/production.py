@@ -42,16 +42,18 @@ import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import pandera.pandas as pa
 
 from reeflow.acquire.usgs import RECORD_COLUMNS, parse_usgs_file
 from reeflow.commodities import STAGES
 from reeflow.countries import REST_OF_WORLD, WORLD, is_country
 from reeflow.io import ReeflowError, read_json, write_csv_atomic, write_parquet_atomic
 from reeflow.settings import ProductionSettings
+
+if TYPE_CHECKING:  # pandera is imported where a table is checked: it costs other jobs 0.35 s
+    import pandera.pandas as pa
 
 log = logging.getLogger(__name__)
 
@@ -458,6 +460,8 @@ def check_coverage(production: pd.DataFrame, table: pd.DataFrame, years: Sequenc
 
 
 def production_schema(years: Sequence[int]) -> pa.DataFrameSchema:
+    import pandera.pandas as pa
+
     return pa.DataFrameSchema(
         {
             "year": pa.Column("int64", pa.Check.isin(list(years))),
@@ -475,26 +479,31 @@ def production_schema(years: Sequence[int]) -> pa.DataFrameSchema:
     )
 
 
-SALIENT_SCHEMA = pa.DataFrameSchema(
-    {
-        "year": pa.Column("int64", pa.Check.in_range(1900, 2100)),
-        "commodity": pa.Column(str, pa.Check.str_length(min_value=1)),
-        "statistic": pa.Column(str, pa.Check.str_length(min_value=1)),
-        "value": pa.Column("float64", nullable=True),
-        "code": pa.Column(str),
-        "unit": pa.Column(str),
-        "edition": pa.Column(str, pa.Check.str_length(min_value=1)),
-        "source": pa.Column(str),
-    },
-    checks=pa.Check(lambda df: df["value"].notna() | (df["code"] != ""), error="value or code present"),
-    unique=["year", "commodity", "statistic", "edition", "source"],
-    strict=True,
-    name="usgs_salient",
-)
+def salient_schema() -> pa.DataFrameSchema:
+    import pandera.pandas as pa
+
+    return pa.DataFrameSchema(
+        {
+            "year": pa.Column("int64", pa.Check.in_range(1900, 2100)),
+            "commodity": pa.Column(str, pa.Check.str_length(min_value=1)),
+            "statistic": pa.Column(str, pa.Check.str_length(min_value=1)),
+            "value": pa.Column("float64", nullable=True),
+            "code": pa.Column(str),
+            "unit": pa.Column(str),
+            "edition": pa.Column(str, pa.Check.str_length(min_value=1)),
+            "source": pa.Column(str),
+        },
+        checks=pa.Check(lambda df: df["value"].notna() | (df["code"] != ""), error="value or code present"),
+        unique=["year", "commodity", "statistic", "edition", "source"],
+        strict=True,
+        name="usgs_salient",
+    )
 
 
 def validate(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
     """Pandera, all failures at once, re-raised as a ReeflowError naming table, column and rows."""
+    import pandera.pandas as pa
+
     try:
         return schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
@@ -559,7 +568,7 @@ def build_production(
         production = production.sort_values(["year", "country", "stage"]).reset_index(drop=True)
     return {
         "production": validate(production, production_schema(years)),
-        "salient": validate(to_salient_table(records), SALIENT_SCHEMA),
+        "salient": validate(to_salient_table(records), salient_schema()),
         "revisions": revisions[revisions["year"].isin(years)].reset_index(drop=True),
         "gaps": gaps,
         "world_check": check,

@@ -641,7 +641,7 @@ def trace_year(result: YearMFA) -> tuple[list[Any], np.ndarray]:
 
 def year_tables(result: YearMFA, commodities: pd.DataFrame, settings: MfaSettings) -> dict[str, pd.DataFrame]:
     """Every per-year table from a checked balance: the files under resources/mfa/{year}/."""
-    from reeflow.mfa.indicators import year_indicators
+    from reeflow.mfa.indicators import headline_row, headline_table, year_indicators
     from reeflow.mfa.tracing import disruption_table, origin_table, tracing_residuals
 
     year, countries = result.year, result.countries
@@ -660,6 +660,8 @@ def year_tables(result: YearMFA, commodities: pd.DataFrame, settings: MfaSetting
         "disruption": disruption_table(
             traces, countries, year, links, list(settings.disruption_exporters)
         ),
+        # the year's headline row, worked out here so that collecting the years only concatenates
+        "headline": headline_table([headline_row(result.balance_table, result.flows, year)]),
     }
 
 
@@ -713,19 +715,15 @@ def _concat(paths: Sequence[str], what: str) -> pd.DataFrame:
 def collect_mfa(inputs: Mapping[str, Sequence[str]], outputs: Mapping[str, str]) -> None:
     """The collect_mfa rule: per-year files -> the stable public tables under results/."""
     from reeflow.io import write_csv_atomic, write_parquet_atomic
-    from reeflow.mfa.indicators import headline_row, headline_table
+    from reeflow.mfa.indicators import headline_table
 
     balance = _concat(inputs["balance"], "per-year balance")
-    flows = _concat(inputs["flows"], "per-year flows")
     write_parquet_atomic(balance[BALANCE_COLUMNS], outputs["balance"])
-    write_parquet_atomic(flows[FLOW_COLUMNS], outputs["flows"])
+    write_parquet_atomic(_concat(inputs["flows"], "per-year flows")[FLOW_COLUMNS], outputs["flows"])
     write_parquet_atomic(_concat(inputs["origins"], "per-year origins"), outputs["origins"])
     write_csv_atomic(_concat(inputs["indicators"], "per-year indicators"), outputs["indicators"])
     write_csv_atomic(_concat(inputs["disruption"], "per-year disruption"), outputs["disruption"])
     write_csv_atomic(_concat(inputs["residuals"], "per-year residuals"), outputs["mass_balance"])
-    rows = [
-        headline_row(balance[balance["year"] == year], flows[flows["year"] == year], int(year))
-        for year in sorted(balance["year"].unique())
-    ]
-    write_csv_atomic(headline_table(rows), outputs["headline"])
-    log.info("collected %d years", len(rows))
+    headline = headline_table(_concat(inputs["headline"], "per-year headline").to_dict("records"))
+    write_csv_atomic(headline, outputs["headline"])
+    log.info("collected %d years", len(headline))

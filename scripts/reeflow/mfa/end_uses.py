@@ -229,21 +229,37 @@ def check_products(
 # ----------------------------------------------------------------------------------------------
 # Shares by year
 # ----------------------------------------------------------------------------------------------
-def _interpolate(table: pd.DataFrame, group: str, item: str, value: str, years: Sequence[int]) -> pd.DataFrame:
-    """Wide table (group, item) x years of ``value``, linear between anchor years, flat outside; rows
-    without a year hold for every year."""
-    out = {}
-    for (g, it), rows in table.groupby([group, item], sort=True):
-        rows = rows.sort_values("year")
-        if rows["year"].isna().all():
-            out[(g, it)] = np.full(len(years), float(rows[value].sum()))
-        else:
-            out[(g, it)] = np.interp(
-                np.asarray(years, dtype=float), rows["year"].to_numpy(float), rows[value].to_numpy(float)
-            )
-    frame = pd.DataFrame(out, index=list(years)).T
-    frame.index.names = [group, item]
-    return frame
+@dataclass(frozen=True)
+class _Interpolation:
+    """Linear interpolation of one table's values to the model years, as a fixed linear map.
+
+    np.interp is linear in the values for fixed anchor years, so the map is worked out once per
+    table and each Monte Carlo draw costs one matrix product instead of a pandas group-by."""
+
+    keys: list[tuple[str, str]]  # sorted (group, item)
+    weights: np.ndarray  # (keys, years, rows of the table)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        return self.weights @ np.asarray(values, dtype=float)  # (keys, years)
+
+
+def _interpolation(table: pd.DataFrame, group: str, item: str, years: Sequence[int]) -> _Interpolation:
+    """Each (group, item): linear between anchor years, flat outside; rows without a year hold for
+    every year (summed)."""
+    at = np.asarray(years, dtype=float)
+    anchor_years = table["year"].to_numpy(dtype=float)
+    indices = table.groupby([group, item], sort=True).indices
+    keys = sorted(indices)
+    weights = np.zeros((len(keys), len(at), len(table)))
+    for k, key in enumerate(keys):
+        rows = np.asarray(indices[key])
+        if np.isnan(anchor_years[rows]).all():
+            weights[k, :, rows] = 1.0
+            continue
+        rows = rows[np.argsort(anchor_years[rows], kind="stable")]
+        for j, row in enumerate(rows):
+            weights[k, :, row] = np.interp(at, anchor_years[rows], np.eye(len(rows))[j])
+    return _Interpolation([(str(g), str(i)) for g, i in keys], weights)
 
 
 @dataclass
@@ -256,31 +272,54 @@ class ShareArrays:
     shares: np.ndarray  # (years, regions, products)
 
 
+@dataclass(frozen=True)
+class ShareModel:
+    """What turns share values into ShareArrays for one pair of tables and years: the layout and
+    the interpolations, built once; ``arrays`` is then called with central or drawn values."""
+
+    apps: _Interpolation
+    split: _Interpolation
+    regions: list[str]
+    applications: list[str]
+    products: list[str]
+    uses: dict[str, str]
+    n_years: int
+
+    @classmethod
+    def build(cls, shares: pd.DataFrame, products: pd.DataFrame, years: Sequence[int]) -> ShareModel:
+        apps = _interpolation(shares, "region", "application", years)  # (region, app) x years
+        split = _interpolation(products, "application", "product", years)
+        app_names = sorted({a for _, a in apps.keys} | {a for a, _ in split.keys})
+        product_names = sorted({p for _, p in split.keys})
+        uses = products.groupby("product")["use"].first().to_dict()
+        return cls(apps, split, sorted({r for r, _ in apps.keys}), app_names, product_names,
+                   {p: uses[p] for p in product_names}, len(list(years)))  # fmt: skip
+
+    def arrays(self, share_values: np.ndarray, product_values: np.ndarray) -> ShareArrays:
+        """Application share x product split per region and year; within each region and year the
+        application shares (and each application's product split) are normalised to one."""
+        a = np.zeros((self.n_years, len(self.regions), len(self.applications)))
+        r_index = [self.regions.index(r) for r, _ in self.apps.keys]
+        a_index = [self.applications.index(app) for _, app in self.apps.keys]
+        a[:, r_index, a_index] = self.apps(share_values).T
+        b = np.zeros((self.n_years, len(self.applications), len(self.products)))
+        b_app = [self.applications.index(app) for app, _ in self.split.keys]
+        b_product = [self.products.index(p) for _, p in self.split.keys]
+        b[:, b_app, b_product] = self.split(product_values).T
+        asum = a.sum(axis=2, keepdims=True)
+        a = a / np.where(asum > 0, asum, 1.0)
+        bsum = b.sum(axis=2, keepdims=True)
+        b = b / np.where(bsum > 0, bsum, 1.0)
+        s = np.einsum("yra,yap->yrp", a, b)
+        return ShareArrays(self.regions, self.products, dict(self.uses), s)
+
+
 def share_arrays(
     shares: pd.DataFrame, products: pd.DataFrame, years: Sequence[int], value: str = "share_central"
 ) -> ShareArrays:
-    """Application share x product split, per region and year; within each region and year the
-    application shares are normalised to one (needed for drawn values)."""
-    years = list(years)
-    apps = _interpolate(shares, "region", "application", value, years)  # (region, app) x years
-    split = _interpolate(products, "application", "product", value, years)
-    app_names = sorted(
-        set(apps.index.get_level_values("application")) | set(split.index.get_level_values("application"))
-    )
-    product_names = sorted(set(split.index.get_level_values("product")))
-    regions = sorted(set(apps.index.get_level_values("region")))
-    a = np.zeros((len(years), len(regions), len(app_names)))
-    for (r, app), row in apps.iterrows():
-        a[:, regions.index(r), app_names.index(app)] = row.to_numpy()
-    b = np.zeros((len(years), len(app_names), len(product_names)))
-    for (app, p), row in split.iterrows():
-        b[:, app_names.index(app), product_names.index(p)] = row.to_numpy()
-    a = a / np.where(a.sum(axis=2, keepdims=True) > 0, a.sum(axis=2, keepdims=True), 1.0)
-    bsum = b.sum(axis=2, keepdims=True)
-    b = b / np.where(bsum > 0, bsum, 1.0)
-    s = np.einsum("yra,yap->yrp", a, b)
-    uses = products.groupby("product")["use"].first().to_dict()
-    return ShareArrays(regions, product_names, {p: uses[p] for p in product_names}, s)
+    """Application share x product split, per region and year (normalised, so drawn values work)."""
+    model = ShareModel.build(shares, products, years)
+    return model.arrays(shares[value].to_numpy(dtype=float), products[value].to_numpy(dtype=float))
 
 
 def split_consumption(consumption: np.ndarray, traded: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, int]:
@@ -501,11 +540,11 @@ RANGE_QUANTITIES: tuple[str, ...] = (
 )
 
 
-def _draw_shares(table: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Each share drawn from triangular(low, central, high); normalised later per group and year."""
+def _draw_shares(table: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """Each share drawn from triangular(low, central, high), in table order; normalised later per
+    group and year."""
     lo, mid, hi = (table[c].to_numpy(float) for c in SHARE_COLUMNS)
-    drawn = np.where(hi > lo, rng.triangular(lo, np.clip(mid, lo, hi), np.where(hi > lo, hi, lo + 1e-12)), mid)
-    return table.assign(share_central=drawn)
+    return np.where(hi > lo, rng.triangular(lo, np.clip(mid, lo, hi), np.where(hi > lo, hi, lo + 1e-12)), mid)
 
 
 def _draw_lifetimes(
@@ -575,12 +614,13 @@ def stocks_range(
     years = list(years)
     rng = np.random.default_rng(seed)
     stage = final_stage(balance, years)
-    base = share_arrays(shares, products, years)
+    model = ShareModel.build(shares, products, years)
+    base = model.arrays(shares["share_central"].to_numpy(float), products["share_central"].to_numpy(float))
     traded = traded_net_imports(flows, product_of_code, years, stage.countries, base.products)
     central = _global_quantities(stage, traded, base, lifetimes, initial)
     runs: dict[str, list[np.ndarray]] = {q: [] for q in RANGE_QUANTITIES}
     for _ in range(int(draws)):
-        arrays = share_arrays(_draw_shares(shares, rng), _draw_shares(products, rng), years)
+        arrays = model.arrays(_draw_shares(shares, rng), _draw_shares(products, rng))
         result = _global_quantities(stage, traded, arrays, _draw_lifetimes(lifetimes, rng, lifetime_range), initial)
         for q in RANGE_QUANTITIES:
             runs[q].append(result[q])

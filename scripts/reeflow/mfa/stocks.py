@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtr
 
 from reeflow.io import ReeflowError
 
@@ -69,13 +69,15 @@ def survival_curve(lifetime: Mapping[str, Any], ages: np.ndarray | int) -> np.nd
     if dist == "weibull":
         shape = _positive(lifetime, "shape", dist)
         scale = mean / math.gamma(1.0 + 1.0 / shape)
-        return stats.weibull_min.sf(ages, c=shape, loc=0, scale=scale)
+        return np.where(ages < 0, 1.0, np.exp(-((np.maximum(ages, 0.0) / scale) ** shape)))
     sd = _positive(lifetime, "sd", dist)
     if dist == "normal":
-        return stats.norm.sf(ages, loc=mean, scale=sd)
+        return ndtr((mean - ages) / sd)
     sigma = math.sqrt(math.log(1.0 + (sd / mean) ** 2))
     mu = math.log(mean) - sigma**2 / 2.0
-    return stats.lognorm.sf(ages, s=sigma, loc=0, scale=math.exp(mu))
+    with np.errstate(divide="ignore"):  # age 0: log 0 = -inf, survival 1
+        log_ages = np.log(np.maximum(ages, 0.0))
+    return np.where(ages <= 0, 1.0, ndtr((mu - log_ages) / sigma))
 
 
 def _positive(lifetime: Mapping[str, Any], key: str, dist: str) -> float:

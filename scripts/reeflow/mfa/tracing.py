@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import linprog
 from scipy.sparse.csgraph import breadth_first_order
 from scipy.sparse.linalg import splu
 
@@ -119,7 +118,10 @@ def _tighten(
 
 
 def _largest_feasible_scaling(z: sp.csr_matrix, production: np.ndarray, exports: np.ndarray) -> np.ndarray:
-    """max sum(f) s.t. diag(exports) f - Z^T f <= production, 0 <= f <= 1 (HiGHS)."""
+    """max sum(f) s.t. diag(exports) f - Z^T f <= production, 0 <= f <= 1 (HiGHS). scipy.optimize is
+    imported here, not at the top: it costs every MFA job 0.3 s and is needed only in this fallback."""
+    from scipy.optimize import linprog
+
     a_ub = (sp.diags(exports) - z.T).tocsr()
     result = linprog(-np.ones(len(exports)), A_ub=a_ub, b_ub=production, bounds=(0.0, 1.0), method="highs")
     if not result.success:

@@ -72,9 +72,9 @@ import pandas as pd
 from reeflow.clean.production import edition_rank
 from reeflow.clean.reconcile import RULES, choice_basis, choose_quantity, importer_weights
 from reeflow.commodities import load_commodities
-from reeflow.io import ReeflowError, read_table, write_csv_atomic
+from reeflow.io import ReeflowError, read_table, write_csv_atomic, write_parquet_atomic
 from reeflow.mfa.balance import reo_flows
-from reeflow.schemas import VALIDATION_TRADE_COLUMNS
+from reeflow.schemas import US_TRADE_BY_RULE_COLUMNS, VALIDATION_TRADE_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,37 @@ def us_trade_by_stage(
     if not frames:
         return pd.DataFrame({"year": pd.Series(dtype="int64"), "stage": pd.Series(dtype=str),
                              "imports_t": pd.Series(dtype=float), "exports_t": pd.Series(dtype=float)})
+    return pd.concat(frames, ignore_index=True)
+
+
+def us_trade_by_rules(trade: pd.DataFrame, commodities: pd.DataFrame) -> pd.DataFrame:
+    """``us_trade_by_stage`` under every mirror rule, one table (US_TRADE_BY_RULE_COLUMNS). Worked
+    out per year in the year's MFA job, which has the year's trade at hand, so that a revised year
+    recomputes only its own part and the validation only gathers the years."""
+    frames = [us_trade_by_stage(trade, commodities, rule).assign(mirror_rule=rule) for rule in RULES]
+    return pd.concat(frames, ignore_index=True)[US_TRADE_BY_RULE_COLUMNS]
+
+
+def write_us_trade_year(
+    trade_path: str | os.PathLike[str],
+    commodities_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+) -> pd.DataFrame:
+    """One year's cleaned trade -> its US trade under every mirror rule (Parquet, atomically)."""
+    table = us_trade_by_rules(read_trade([trade_path]), load_commodities(commodities_path))
+    write_parquet_atomic(table, out_path)
+    return table
+
+
+def read_us_trade(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
+    """The per-year US trade tables under every rule, gathered (the validation's trade input)."""
+    frames = [read_table(p, US_TRADE_BY_RULE_COLUMNS, "US trade by mirror rule (rerun mfa_year)", only=True)
+              for p in paths]  # fmt: skip
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame({"mirror_rule": pd.Series(dtype=str), "year": pd.Series(dtype="int64"),
+                             "stage": pd.Series(dtype=str), "imports_t": pd.Series(dtype=float),
+                             "exports_t": pd.Series(dtype=float)})  # fmt: skip
     return pd.concat(frames, ignore_index=True)
 
 
@@ -543,8 +574,7 @@ def _verdict(part: pd.DataFrame, factor: float, tol: float) -> str:
 
 
 def build_validation(
-    trade: pd.DataFrame,
-    commodities: pd.DataFrame,
+    us_trade: pd.DataFrame,
     salient: pd.DataFrame,
     balance: pd.DataFrame,
     production: pd.DataFrame,
@@ -552,10 +582,10 @@ def build_validation(
     central_rule: str,
     years: Sequence[int],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(validation, fit) tables from loaded inputs."""
+    """(validation, fit) tables from loaded inputs; ``us_trade`` is ``us_trade_by_rules`` of the years."""
     model = []
     for rule in RULES:
-        by_stage = us_trade_by_stage(trade, commodities, rule)
+        by_stage = us_trade[us_trade["mirror_rule"] == rule]
         model.append(modelled_trade_indicators(by_stage, years).assign(mirror_rule=rule))
     model.append(balance_indicators(balance, years).assign(mirror_rule=central_rule))
     model_table = pd.concat(model, ignore_index=True)
@@ -590,8 +620,7 @@ def read_trade(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
 
 
 def run_validation(
-    trade_paths: Sequence[str | os.PathLike[str]],
-    commodities_path: str | os.PathLike[str],
+    us_trade_paths: Sequence[str | os.PathLike[str]],
     salient_path: str | os.PathLike[str],
     balance_path: str | os.PathLike[str],
     production_path: str | os.PathLike[str],
@@ -609,7 +638,7 @@ def run_validation(
         except pd.errors.EmptyDataError:
             world_check = None
     validation, fit = build_validation(
-        read_trade(trade_paths), load_commodities(commodities_path), pd.read_parquet(salient_path),
+        read_us_trade(us_trade_paths), pd.read_parquet(salient_path),
         pd.read_parquet(balance_path), pd.read_parquet(production_path), world_check, central_rule, years,
     )  # fmt: skip
     write_csv_atomic(validation, validation_path)
