@@ -24,7 +24,6 @@ from reeflow.acquire.baci import (
     CodeFilter,
     applicable_commodities,
     clean_baci_year,
-    compare_sources,
     country_member,
     detect_version,
     download_archive,
@@ -192,6 +191,10 @@ def test_corrupt_member_data_is_a_clear_error_and_writes_nothing(tmp_path: Path)
 def test_missing_year_names_the_member(baci_zip: Path, tmp_path: Path) -> None:
     prov = tmp_path / "p.json"
     register_archive(baci_zip, prov)
+    with pytest.raises(ReeflowError, match=r"BACI 2019: the HS92 release V202601 .* holds years 2021-2021, not 2019"):
+        extract_year(baci_zip, 2019, CODES, tmp_path / "2019.parquet", prov)
+    record = json.loads(prov.read_text())
+    prov.write_text(json.dumps({k: v for k, v in record.items() if k != "years"}))  # a record that lists none
     with pytest.raises(ReeflowError, match="BACI_HS92_Y2019_V202601.csv not found"):
         extract_year(baci_zip, 2019, CODES, tmp_path / "2019.parquet", prov)
 
@@ -364,33 +367,6 @@ def test_extract_is_stream_filtered_on_a_larger_year(tmp_path: Path) -> None:
     assert pq.ParquetFile(out).metadata.num_rows == len(want)
 
 
-def test_compare_sources_outer_join_and_ratio(extract_path: Path, tmp_path: Path) -> None:
-    baci = clean_baci_year(extract_path, COMMODITIES, True)
-    first = baci.iloc[0]
-    comtrade = pd.DataFrame(
-        {
-            "year": [YEAR, YEAR, YEAR],
-            "exporter": [first["exporter"], "FRA", first["exporter"]],
-            "importer": [first["importer"], "ITA", first["importer"]],
-            "hs6": [first["hs6"], "284690", first["hs6"]],
-            "qty_t": [first["qty_t"] / 2, 4.0, 99.0],
-            "value_usd": [1.0, 2.0, 3.0],
-            "reexport": [False, False, True],  # re-exports are left out of the comparison
-        }
-    )
-    trade_path = tmp_path / "trade.parquet"
-    comtrade.to_parquet(trade_path)
-    table = compare_sources([extract_path], [trade_path], COMMODITIES, True)
-    assert list(table.columns[:7]) == [
-        "year", "hs6", "exporter", "importer", "qty_t_baci", "qty_t_comtrade", "ratio"
-    ]  # fmt: skip
-    assert len(table) == len(baci) + 1  # every BACI flow, plus the one only Comtrade has
-    key = (table["exporter"] == first["exporter"]) & (table["importer"] == first["importer"])
-    assert table.loc[key & (table["hs6"] == first["hs6"]), "ratio"].item() == pytest.approx(2.0)
-    only_comtrade = table[table["exporter"] == "FRA"]
-    assert only_comtrade["qty_t_baci"].isna().all() and only_comtrade["ratio"].isna().all()
-
-
 @pytest.mark.workflow
 def test_rules_extract_a_local_archive(baci_zip: Path, tmp_path: Path) -> None:
     """The real snakemake CLI: register + extract from baci.archive, nothing downloaded."""
@@ -399,7 +375,7 @@ def test_rules_extract_a_local_archive(baci_zip: Path, tmp_path: Path) -> None:
     config = work / "config.yaml"
     config.write_text(
         f"years: {{start: {YEAR}, end: {YEAR}}}\ncommodities: {ROOT / 'config' / 'commodities.csv'}\n"
-        f"comtrade: {{source: baci}}\nbaci: {{archive: {baci_zip}, version: ''}}\n"
+        f"comtrade: {{source: baci}}\nbaci: {{releases: [{{hs: HS92, first_year: 1995, archive: {baci_zip}}}]}}\n"
         "usgs: {source: files, files: []}\n"
     )
     snakefile = str(ROOT / "Snakefile")
@@ -449,14 +425,18 @@ def test_a_truncated_download_is_retried_and_the_whole_file_kept(baci_zip: Path,
     assert sorted(p.name for p in out.parent.iterdir()) == ["release.download.json", "release.zip"]
 
 
-def test_a_download_truncated_every_time_fails_and_leaves_nothing(baci_zip: Path, tmp_path: Path) -> None:
+def test_a_download_truncated_every_time_fails_and_keeps_only_the_partial_file(baci_zip: Path, tmp_path: Path) -> None:
     body = baci_zip.read_bytes()
     out = tmp_path / "dl" / "release.zip"
     with ComtradeServer() as server:
         server.queue(*[Answer(body=body, truncate_at=100, content_type="application/zip")] * 2)
-        with pytest.raises(ReeflowError, match=r"BACI release http://127\.0\.0\.1.*download failed"):
-            download_archive(release_url(server), out, tmp_path / "dl" / "r.json", max_tries=2)
-    assert len(server.requests) == 2 and list(out.parent.iterdir()) == []  # no archive, record or .part
+        with pytest.raises(ReeflowError, match=r"BACI release http://127\.0\.0\.1.*download failed.*rerun to resume"):
+            download_archive(release_url(server), out, tmp_path / "dl" / "r.json", max_tries=2, chunk_bytes=50,
+                             backoff_seconds=0.01)  # fmt: skip
+    assert len(server.requests) == 2
+    # no archive and no record: only the partial file (and its record) that the next run resumes from
+    assert sorted(p.name for p in out.parent.iterdir()) == ["release.zip.part", "release.zip.part.json"]
+    assert (out.parent / "release.zip.part").read_bytes() == body[:100]
 
 
 def test_an_archive_whose_sha256_differs_from_the_download_record_is_refused(baci_zip: Path, tmp_path: Path) -> None:
@@ -488,10 +468,10 @@ def test_a_disk_too_full_for_the_release_is_refused_before_writing(
 ) -> None:
     import shutil
 
-    from reeflow.acquire import baci as baci_module
+    from reeflow.acquire import resumable
 
     total = 100 << 30
-    monkeypatch.setattr(baci_module.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(total, total, 1000))
+    monkeypatch.setattr(resumable.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(total, total, 1000))
     out = tmp_path / "dl" / "release.zip"
     with ComtradeServer() as server:
         server.queue(Answer(body=baci_zip.read_bytes(), content_type="application/zip"))

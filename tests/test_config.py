@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,11 +78,16 @@ def test_cli_refuses_a_bad_config_before_running_anything(repo_root: Path, tmp_p
 
 
 @pytest.mark.workflow
-def test_default_config_plans(repo_root: Path) -> None:
-    """`snakemake -n` plans the whole study from the default config (downloads included)."""
+@pytest.mark.parametrize(("key", "download", "other"), [("", "download_baci", "download_comtrade"),
+                                                        ("FAKE-never-sent", "download_comtrade", "download_baci")])
+def test_default_config_plans(repo_root: Path, key: str, download: str, other: str) -> None:
+    """`snakemake -n` plans the whole study from the default config (downloads included): the global
+    network from BACI without a Comtrade key, from Comtrade with one (comtrade.source: auto)."""
+    env = {k: v for k, v in os.environ.items() if k != "COMTRADE_API_KEY"} | ({"COMTRADE_API_KEY": key} if key else {})
     run = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--quiet", "rules"],
-        cwd=repo_root, capture_output=True, text=True, timeout=300,
+        cwd=repo_root, capture_output=True, text=True, timeout=300, env=env,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "download_comtrade" in run.stdout + run.stderr
+    assert download in run.stdout + run.stderr and other not in run.stdout + run.stderr
+    assert key == "" or key not in run.stdout + run.stderr

@@ -1,4 +1,4 @@
-"""Download a CEPII BACI release zip, streamed to disk, with its sha256 and retrieval time."""
+"""Download a CEPII BACI release zip: streamed to disk, resumable, checked, with its sha256 and time."""
 
 from reeflow.acquire.baci import download_archive
 from reeflow.io import setup_logging
@@ -13,6 +13,7 @@ def main(smk) -> None:
         timeout=smk.params.timeout_seconds,
         max_tries=smk.params.max_tries,
         max_bytes=int(float(smk.params.max_archive_gb) * 2**30),
+        expected_sha256=smk.params.sha256,
     )
 
 

@@ -1,4 +1,4 @@
-"""Check a CEPII BACI archive opens, hash it once and record its version and members."""
+"""Check a CEPII BACI release opens and is the vintage configured, hash it once, record its members."""
 
 from reeflow.acquire.baci import register_archive
 from reeflow.io import setup_logging
@@ -6,11 +6,13 @@ from reeflow.io import setup_logging
 
 def main(smk) -> None:
     setup_logging(smk.log[0])
+    release = smk.params.release
     register_archive(
         smk.input.archive,
         smk.output.provenance,
-        version=smk.params.version,
+        version=release["version"],
         download_record=smk.input.download or None,
+        hs=release["hs"],
     )
 
 

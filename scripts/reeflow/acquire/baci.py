@@ -1,7 +1,12 @@
-"""CEPII BACI (HS92) as an alternative trade source: download, register, stream-extract, clean.
+"""CEPII BACI as the trade source: releases by HS vintage, download, register, stream-extract, clean.
 
-A BACI release is one multi-GB zip with a CSV per year (``BACI_HS92_Y{year}_V{version}.csv``,
-columns t, i, j, k, v, q) and a country table (``country_codes_V{version}.csv``). A year holds
+CEPII publishes BACI once per HS vintage (HS92, HS96, HS02, HS07, HS12, HS17, HS22), each from the
+vintage's first year on, every year expressed in that nomenclature. A release is one multi-GB zip
+with a CSV per year (``BACI_{hs}_Y{year}_V{version}.csv``, columns t, i, j, k, v, q) and a country
+table (``country_codes_V{version}.csv``). The workflow reads each study year from the release the
+config assigns it (``baci.releases``, ``plan_releases``), so that codes only a later vintage has
+(hybrid and electric cars from HS2017, NiMH batteries from HS2012) are read where they exist, and the
+commodity table's ``revisions`` column picks the rows that apply to that vintage. A year holds
 about ten million flows of which we need a few thousand, so each year is read as a stream of
 record batches straight from the zip member, filtered to the commodity table's codes batch by
 batch, and only the kept rows are held in memory. The archive is never unpacked to disk.
@@ -14,13 +19,11 @@ with basis ``reconciled`` rather than a mirror reconciliation.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import logging
 import os
 import re
-import shutil
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -36,14 +39,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import requests
 
+from reeflow.acquire.resumable import DownloadOptions, download_file
 from reeflow.commodities import NATIONAL_MIN_DIGITS
 from reeflow.countries import iso3_from_comtrade
-from reeflow.http import fetch
 from reeflow.io import (
     ReeflowError,
     atomic_path,
     read_json,
-    remove_stale_parts,
     sha256_file,
     utc_now,
     write_json_atomic,
@@ -52,16 +54,20 @@ from reeflow.schemas import TRADE_COLUMNS as TRADE_CONTRACT
 
 log = logging.getLogger(__name__)
 
-HS_REVISION = "H0"  # BACI HS92 is expressed in the 1992 nomenclature for every year
+HS_REVISION = "H0"  # the HS92 release: every year in the 1992 nomenclature (extracts without an "hs" key)
+RELEASE_REVISION: dict[str, str] = {
+    "HS92": "H0", "HS96": "H1", "HS02": "H2", "HS07": "H3", "HS12": "H4", "HS17": "H5", "HS22": "H6",
+}  # fmt: skip
+BACI_FIRST_YEAR = 1995  # BACI starts in 1995; a vintage's release starts with the vintage itself
+UNCOVERED_POLICIES: tuple[str, ...] = ("error", "gap")
 BASIS = "reconciled"
 PROVENANCE_KEY = b"reeflow.provenance"
 BACI_COLUMNS: tuple[str, ...] = ("t", "i", "j", "k", "v", "q")
 HK_GROUP: frozenset[str] = frozenset({"CHN", "HKG", "MAC"})
 DEFAULT_BLOCK_BYTES = 16 << 20
-_YEAR_MEMBER = re.compile(r"^BACI_HS92_Y(\d{4})_V([0-9A-Za-z]+)\.csv$")
+_YEAR_MEMBER = re.compile(r"^BACI_(HS\d{2})_Y(\d{4})_V([0-9A-Za-z]+)\.csv$")
 _COUNTRY_MEMBER = re.compile(r"^country_codes_V([0-9A-Za-z]+)\.csv$")
 _MISSING_QTY = ("", "NA", "N/A", "NAN", "NULL")
-DISK_MARGIN_BYTES = 256 << 20  # free space kept beyond the release itself (the provenance, the extracts)
 
 # Extract (raw layer) schema: BACI's columns, renamed, k zero-padded, q parsed, ISO3 added.
 EXTRACT_SCHEMA = pa.schema(
@@ -89,19 +95,128 @@ _NAN_COLUMNS: tuple[str, ...] = (
 # --------------------------------------------------------------------------------------------
 
 
-def year_member(year: int, version: str) -> str:
-    return f"BACI_HS92_Y{int(year)}_V{version}.csv"
+def year_member(year: int, version: str, hs: str = "HS92") -> str:
+    return f"BACI_{hs}_Y{int(year)}_V{version}.csv"
 
 
 def country_member(version: str) -> str:
     return f"country_codes_V{version}.csv"
 
 
-def download_url(template: str, version: str) -> str:
-    """The release URL: ``baci.url`` with ``{version}`` filled in, so one key serves every release."""
+def download_url(template: str, version: str, hs: str = "HS92") -> str:
+    """The release URL: ``baci.url`` with ``{hs}`` and ``{version}`` filled in, so one key (a mirror's
+    address, say) serves every release."""
     if not version:
         raise ReeflowError("config baci.version is empty; set it (e.g. 202601) to download a BACI release")
-    return template.replace("{version}", str(version))
+    return template.replace("{version}", str(version)).replace("{hs}", str(hs))
+
+
+def release_revision(hs: str) -> str:
+    """The HS revision code (H0..H6) of a BACI release's nomenclature."""
+    if hs not in RELEASE_REVISION:
+        raise ReeflowError(f"BACI release {hs!r}: unknown HS vintage; use one of {sorted(RELEASE_REVISION)}")
+    return RELEASE_REVISION[hs]
+
+
+def release_first_year(hs: str) -> int:
+    """First year a BACI release holds: its nomenclature's first year, and BACI's own start (1995)."""
+    from reeflow.clean.hs import REVISION_FIRST_YEAR
+
+    return max(REVISION_FIRST_YEAR[release_revision(hs)], BACI_FIRST_YEAR)
+
+
+# --------------------------------------------------------------------------------------------
+# Releases by HS vintage (config baci.releases)
+# --------------------------------------------------------------------------------------------
+
+RAW_DIR = "resources/raw/baci"
+
+
+@dataclass(frozen=True)
+class Release:
+    """One BACI release the study reads: its vintage, version, the study years it gives, and either
+    a local ``archive`` (zip or unpacked folder, read in place) or nothing (downloaded)."""
+
+    hs: str
+    version: str
+    first_year: int
+    last_year: int | None = None
+    archive: str = ""
+    sha256: str = ""
+
+    def covers(self, year: int) -> bool:
+        return self.first_year <= year and (self.last_year is None or year <= self.last_year)
+
+    @property
+    def span(self) -> str:
+        return f"{self.first_year}-{self.last_year if self.last_year is not None else ''}"
+
+    def archive_path(self) -> str:
+        """Where the extracts read it: the local archive, else the downloaded zip."""
+        return self.archive or f"{RAW_DIR}/BACI_{self.hs}_V{self.version}.zip"
+
+    def download_record(self) -> str | None:
+        return None if self.archive else f"{RAW_DIR}/BACI_{self.hs}_V{self.version}.download.json"
+
+    def provenance_path(self) -> str:
+        return f"{RAW_DIR}/provenance/{self.hs}.json"
+
+
+def releases_from_config(items: Sequence[Mapping[str, Any]], version: str) -> list[Release]:
+    """Typed and checked baci.releases; a release without its own version takes baci.version."""
+    releases: list[Release] = []
+    for index, item in enumerate(items):
+        where = f"config baci.releases[{index}]"
+        hs = str(item.get("hs", ""))
+        if hs not in RELEASE_REVISION:
+            raise ReeflowError(f"{where}: hs {hs!r} is not a BACI vintage; use one of {sorted(RELEASE_REVISION)}")
+        first, last = int(item["first_year"]), item.get("last_year")
+        last = None if last is None else int(last)
+        if first < release_first_year(hs):
+            raise ReeflowError(
+                f"{where}: BACI's {hs} release starts in {release_first_year(hs)}, not {first}; give the "
+                f"years before {release_first_year(hs)} to an older release (e.g. HS92, from 1995)"
+            )
+        if last is not None and last < first:
+            raise ReeflowError(f"{where}: last_year {last} is before first_year {first}")
+        archive = str(item.get("archive") or "").strip()
+        own_version = str(item.get("version") or version or "").strip()
+        if not own_version and not archive:
+            raise ReeflowError(f"{where}: no version to download ({hs}); set baci.version or the release's archive")
+        if any(r.hs == hs for r in releases):
+            raise ReeflowError(f"{where}: {hs} is listed twice; give each vintage one entry with one year range")
+        releases.append(Release(hs, own_version, first, last, archive, str(item.get("sha256") or "").strip()))
+    return releases
+
+
+def plan_releases(
+    releases: Sequence[Release], years: Iterable[int], uncovered: str = "error"
+) -> dict[int, Release | None]:
+    """The release each study year is read from (None: a flagged gap).
+
+    A year two releases claim is an error (which one holds the truth cannot be told); a year none
+    covers is an error naming the fix, or a gap with ``uncovered`` "gap" (config baci.uncovered_years)."""
+    if uncovered not in UNCOVERED_POLICIES:
+        raise ReeflowError(f"config baci.uncovered_years: {uncovered!r}; use one of {UNCOVERED_POLICIES}")
+    plan: dict[int, Release | None] = {}
+    missing = []
+    for year in years:
+        hits = [r for r in releases if r.covers(int(year))]
+        if len(hits) > 1:
+            raise ReeflowError(
+                f"config baci.releases: {year} is in the ranges of {', '.join(f'{r.hs} ({r.span})' for r in hits)}; "
+                "make the year ranges disjoint"
+            )
+        if not hits:
+            missing.append(int(year))
+        plan[int(year)] = hits[0] if hits else None
+    if missing and uncovered == "error":
+        spans = ", ".join(f"{r.hs} {r.span}" for r in releases) or "none"
+        raise ReeflowError(
+            f"config baci.releases ({spans}) leave year(s) {missing} without a release; add or widen a release "
+            "(HS92 holds 1995 on), shorten years, or set baci.uncovered_years: gap to run them as flagged gaps"
+        )
+    return plan
 
 
 # --------------------------------------------------------------------------------------------
@@ -113,11 +228,14 @@ def _open_zip(archive: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(archive)
     except FileNotFoundError as err:
-        raise ReeflowError(f"BACI archive {archive}: file not found; fix baci.archive in the config") from err
+        raise ReeflowError(
+            f"BACI archive {archive}: file not found; fix the release's archive in baci.releases"
+        ) from err
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise ReeflowError(
             f"BACI archive {archive}: not a readable zip ({type(err).__name__}: {err}); the file is "
-            "corrupt or truncated: delete it and download the release again (or fix baci.archive)"
+            "corrupt or truncated: delete it and download the release again (or fix the release's archive "
+            "in baci.releases)"
         ) from err
 
 
@@ -151,13 +269,32 @@ def list_members(archive: str | os.PathLike[str]) -> dict[str, str]:
     return members
 
 
-def release_years(members: Iterable[str], version: str) -> list[int]:
+def release_years(members: Iterable[str], version: str, hs: str | None = None) -> list[int]:
+    """Years of the release (of vintage ``hs``, or any) that the archive holds."""
     years = []
     for name in members:
         match = _YEAR_MEMBER.match(name)
-        if match and match.group(2) == version:
-            years.append(int(match.group(1)))
+        if match and match.group(3) == version and hs in (None, match.group(1)):
+            years.append(int(match.group(2)))
     return sorted(years)
+
+
+def detect_release(members: Iterable[str], version: str, configured: str | None = None) -> str:
+    """The HS vintage of the archive's year files: the configured one if present, else the only one."""
+    found = sorted({m.group(1) for n in members if (m := _YEAR_MEMBER.match(n)) and m.group(3) == version})
+    if configured:
+        if configured not in found:
+            raise ReeflowError(
+                f"BACI archive: no BACI_{configured}_Y*_V{version}.csv member (vintages found: {found or 'none'}); "
+                "the archive is another release than baci.releases says: fix its hs or its archive"
+            )
+        return configured
+    if len(found) != 1:
+        raise ReeflowError(
+            f"BACI archive: cannot tell the release's HS vintage (year files for {found or 'none'}); "
+            "is it a CEPII BACI release?"
+        )
+    return found[0]
 
 
 def detect_version(archive: str | os.PathLike[str], configured: str | None = None) -> str:
@@ -356,7 +493,7 @@ def stream_filtered(
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
         raise ReeflowError(
             f"{where}: corrupt archive member ({type(err).__name__}: {err}); delete the archive and "
-            "download the release again (or fix baci.archive)"
+            "download the release again (or fix the release's archive in baci.releases)"
         ) from err
     table = pa.Table.from_batches(kept, schema=schema) if kept else schema.empty_table()
     return table, total
@@ -398,8 +535,12 @@ def extract_year(
     threads: int | None = None,
     max_member_rows: int | None = None,
     max_kept_rows: int | None = None,
+    gap_if_missing: bool = False,
 ) -> pa.Table:
     """Write ``resources/raw/baci/{year}.parquet``: the year's flows of the commodity table's codes.
+
+    ``gap_if_missing`` (config baci.uncovered_years: gap): a year the release lacks is written as an
+    empty, flagged extract instead of failing.
 
     The archive's provenance (sha256, source, version) is copied into the Parquet schema metadata
     with the member read, so the extract says exactly which bytes it came from. ``threads`` caps
@@ -411,7 +552,17 @@ def extract_year(
     version = str(archive_prov.get("version", ""))
     if not version:
         raise ReeflowError(f"{provenance_path}: no 'version'; delete it and rerun register_baci_archive")
-    member = year_member(year, version)
+    hs = str(archive_prov.get("hs") or "HS92")
+    member = year_member(year, version, hs)
+    held = [int(y) for y in archive_prov.get("years", [])]
+    if held and int(year) not in held:
+        message = (
+            f"BACI {year}: the {hs} release V{version} ({archive}) holds years {held[0]}-{held[-1]}, not {year}; "
+            "set a newer baci.version, give the year to another release (baci.releases) or shorten years"
+        )
+        if not gap_if_missing:
+            raise ReeflowError(message + ", or set baci.uncovered_years: gap to run it as a flagged gap")
+        return write_gap_extract(out_path, year, message)
     where = f"BACI archive {archive}, member {member}"
     code_filter = CodeFilter.from_codes(codes)
     countries = read_country_codes(archive, version)
@@ -424,6 +575,9 @@ def extract_year(
         "archive_source": archive_prov.get("source"),
         "archive_sha256": archive_prov.get("sha256"),
         "version": version,
+        "hs": hs,
+        "revision": release_revision(hs),
+        "year": int(year),
         "member": member,
         "member_crc32": archive_prov.get("members", {}).get(member, {}).get("crc32"),
         "member_sha256": archive_prov.get("members", {}).get(member, {}).get("sha256"),
@@ -440,6 +594,18 @@ def extract_year(
     return table
 
 
+def write_gap_extract(out_path: str | os.PathLike[str], year: int, reason: str) -> pa.Table:
+    """An empty extract for a year no release covers, flagged ``gap`` in its provenance (and the
+    report's provenance table), so the year runs with no trade instead of failing."""
+    provenance = {"source": "baci", "year": int(year), "gap": True, "reason": reason, "extracted_at": utc_now(),
+                  "rows_read": 0, "rows_kept": 0}  # fmt: skip
+    log.warning("BACI %s: a flagged gap (no trade): %s", year, reason)
+    table = EXTRACT_SCHEMA.empty_table().replace_schema_metadata({PROVENANCE_KEY: json.dumps(provenance).encode()})
+    with atomic_path(out_path) as tmp:
+        pq.write_table(table, tmp)
+    return table
+
+
 def read_extract_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
     meta = pq.read_schema(path).metadata or {}
     if PROVENANCE_KEY not in meta:
@@ -452,19 +618,7 @@ def read_extract_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-class _CutShort(ReeflowError):
-    """A download that ended before its announced length: worth another try."""
-
-
-def check_free_space(folder: str | os.PathLike[str], needed: int, what: str) -> None:
-    """Refuse to start writing ``needed`` bytes into ``folder`` when the disk cannot hold them."""
-    free = shutil.disk_usage(folder).free
-    if free < needed + DISK_MARGIN_BYTES:
-        raise ReeflowError(
-            f"{what}: needs {needed / 2**30:.2f} GB (+{DISK_MARGIN_BYTES >> 20} MB margin) but only "
-            f"{free / 2**30:.2f} GB are free in {folder}; free some space (or put resources/ on a larger disk) "
-            "and rerun"
-        )
+RELEASES_PAGE = "https://www.cepii.fr/CEPII/en/bdd_modele/bdd_modele_item.asp?id=37"
 
 
 def download_archive(
@@ -475,60 +629,31 @@ def download_archive(
     max_tries: int = 4,
     chunk_bytes: int = 1 << 20,
     max_bytes: int | None = None,
+    expected_sha256: str = "",
+    session: requests.Session | None = None,
+    backoff_seconds: float = 2.0,
 ) -> dict[str, Any]:
-    """Stream a release to a temporary file, hashing on the way, and rename it when it is whole.
+    """Download a release zip (streamed, resumable, checked: reeflow.acquire.resumable) and write
+    its record (url, bytes, sha256, time) beside it.
 
-    Temporary files a killed earlier run left are removed first. Before writing, the free disk
-    space is checked against the announced size; the download stops once it passes ``max_bytes``
-    (config baci.max_archive_gb). A cut connection is retried; a refusal is not."""
-    where = f"BACI release {url}"
-    folder = Path(out_path).parent
-    folder.mkdir(parents=True, exist_ok=True)
-    remove_stale_parts(out_path)
-    session = requests.Session()
-    record: dict[str, Any] = {}
-    for attempt in range(1, max_tries + 1):
-        response = fetch(url, timeout=timeout, max_tries=max_tries, session=session, describe=where, stream=True)
-        digest = hashlib.sha256()
-        size = 0
-        declared = response.headers.get("Content-Length") or ""
-        expected = int(declared) if declared.isdigit() else -1
-        try:
-            if max_bytes is not None and expected > max_bytes:
-                raise ReeflowError(
-                    f"{where}: announces {expected} bytes, more than the {max_bytes} that config baci.max_archive_gb "
-                    "allows; raise it if the release really is that large"
-                )
-            if expected >= 0:
-                check_free_space(folder, expected, where)
-            else:
-                log.warning("%s: no Content-Length; the free disk space cannot be checked beforehand", where)
-            with atomic_path(out_path) as tmp:
-                with open(tmp, "wb") as handle:
-                    for chunk in response.iter_content(chunk_size=chunk_bytes):
-                        handle.write(chunk)
-                        digest.update(chunk)
-                        size += len(chunk)
-                        if max_bytes is not None and size > max_bytes:
-                            raise ReeflowError(
-                                f"{where}: larger than {max_bytes} bytes, the bound set by config "
-                                "baci.max_archive_gb; stopped downloading (nothing kept). Raise it if the "
-                                "release really is that large"
-                            )
-                if expected >= 0 and size != expected:
-                    raise _CutShort(f"{where}: got {size} of {expected} bytes (connection cut)")
-                if not zipfile.is_zipfile(tmp):
-                    raise ReeflowError(f"{where}: the answer is not a zip archive; check baci.url")
-        except (requests.RequestException, _CutShort) as err:
-            if attempt == max_tries:
-                raise ReeflowError(f"{where}: download failed ({err})") from err
-            log.warning("%s: %s; try %d of %d", where, err, attempt + 1, max_tries)
-            continue
-        finally:
-            response.close()
-        record = {"source": url, "status": response.status_code, "bytes": size,
-                  "sha256": digest.hexdigest(), "retrieved_at": utc_now()}  # fmt: skip
-        break
+    ``max_bytes``: config baci.max_archive_gb; ``expected_sha256``: the release's configured sha256
+    (CEPII publishes none, so empty by default: the record's sha256 then pins what was used)."""
+    opts = DownloadOptions(
+        timeout=timeout,
+        max_tries=max_tries,
+        chunk_bytes=chunk_bytes,
+        max_bytes=max_bytes,
+        backoff_seconds=backoff_seconds,
+        limit_setting="baci.max_archive_gb",
+        expected_sha256=expected_sha256,
+        checksum_setting="baci.releases[].sha256",
+        fix_hint=(
+            "check baci.url (a mirror's address, with {hs} and {version}) and baci.version against the "
+            f"releases CEPII lists at {RELEASES_PAGE}, or download the zip by hand and set the release's "
+            "archive in baci.releases"
+        ),
+    )
+    record = download_file(url, out_path, f"BACI release {url}", opts, session=session)
     write_json_atomic(record_path, record)
     return record
 
@@ -554,26 +679,36 @@ def register_archive(
     out_path: str | os.PathLike[str],
     version: str | None = None,
     download_record: str | os.PathLike[str] | None = None,
+    hs: str | None = None,
 ) -> dict[str, Any]:
     """Check the archive opens and holds a country table, then record what it is (hashes, members).
 
-    Hashing once here spares every per-year extract from re-reading a multi-GB file."""
+    Hashing once here spares every per-year extract from re-reading a multi-GB file. ``hs`` is the
+    vintage baci.releases says the archive is (checked; detected when None). Which study years it
+    must hold is checked per year by extract_year, so that changing the study's years reruns no
+    registration."""
     root = Path(archive)
     if not root.exists():
-        raise ReeflowError(f"BACI archive {archive}: not found; fix baci.archive or baci.url/version")
+        raise ReeflowError(
+            f"BACI archive {archive}: not found; fix the release's archive in baci.releases (or clear it to download)"
+        )
     version = detect_version(root, version or None)
     members = _member_records(root)
-    years = release_years(members, version)
-    if not years:
-        raise ReeflowError(
-            f"BACI archive {archive}: no BACI_HS92_Y*_V{version}.csv member; is it an HS92 release?"
-        )
+    try:
+        hs = detect_release(members, version, hs)
+    except ReeflowError as err:
+        raise ReeflowError(f"BACI archive {archive}: {str(err).removeprefix('BACI archive: ')}") from None
+    held = release_years(members, version, hs)
+    if not held:
+        raise ReeflowError(f"BACI archive {archive}: no BACI_{hs}_Y*_V{version}.csv member; is it a BACI release?")
     record: dict[str, Any] = {
         "kind": "folder" if root.is_dir() else "zip",
         "archive": str(archive),
         "source": str(archive),
         "version": version,
-        "years": years,
+        "hs": hs,
+        "revision": release_revision(hs),
+        "years": held,
         "sha256": None if root.is_dir() else sha256_file(root),
         "bytes": sum(m["bytes"] for m in members.values()) if root.is_dir() else root.stat().st_size,
         "retrieved_at": utc_now(),
@@ -597,15 +732,17 @@ def register_archive(
 # --------------------------------------------------------------------------------------------
 
 
-def applicable_commodities(commodities: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Commodity rows that apply to HS92 data: no revision restriction, or one that lists H0.
+def applicable_commodities(commodities: Sequence[Mapping[str, Any]], revision: str = HS_REVISION) -> pd.DataFrame:
+    """Commodity rows that apply to a release's nomenclature ``revision`` (H0 for HS92, H5 for HS17):
+    no revision restriction, or one that lists it. So 870390 counts as "held hybrid and electric cars"
+    in the HS92 and HS12 releases and as other cars only in HS17, where 870340-870380 take over.
 
     National tariff lines (7-10 digits) are left out: BACI is harmonised at HS6."""
     table = pd.DataFrame(list(commodities), columns=["hs_code", "stage", "unit_basis", "revisions"])
     table["hs_code"] = table["hs_code"].astype(str).str.strip()
     table = table[table["hs_code"].str.len() < NATIONAL_MIN_DIGITS]
     revs = table["revisions"].fillna("").astype(str).str.split("|")
-    applies = revs.map(lambda r: not any(r) or HS_REVISION in r)
+    applies = revs.map(lambda r: not any(r) or revision in r)
     return table[applies].reset_index(drop=True)
 
 
@@ -615,6 +752,16 @@ def map_to_table(hs6: pd.Series, table: pd.DataFrame) -> pd.Series:
     exact = hs6.where(hs6.isin(codes))
     heading = hs6.str[:4]
     return exact.fillna(heading.where(heading.isin(codes))).fillna("")
+
+
+def extract_revision(path: str | os.PathLike[str]) -> str:
+    """The HS revision of the release an extract came from (H0 for extracts written before releases
+    carried their vintage, which were all HS92)."""
+    try:
+        prov = read_extract_provenance(path)
+    except (ReeflowError, OSError, pa.ArrowInvalid):
+        return HS_REVISION
+    return str(prov.get("revision") or HS_REVISION)
 
 
 def impute_quantities(frame: pd.DataFrame) -> pd.DataFrame:
@@ -650,7 +797,7 @@ def clean_baci_year(
     missing = [c for c in EXTRACT_SCHEMA.names if c not in raw.columns]
     if missing:
         raise ReeflowError(f"{path}: missing column(s) {missing}; delete it and rerun rule extract_baci")
-    table = applicable_commodities(commodities)
+    table = applicable_commodities(commodities, extract_revision(path))
     frame = pd.DataFrame({
         "year": raw["year"].astype("int64"),
         "exporter": raw["exporter"].astype("str"),
@@ -696,55 +843,3 @@ def _typed_trade(frame: pd.DataFrame) -> pd.DataFrame:
     dtypes |= {c: "bool" for c in ("disputed", "one_sided", "imputed", "imputed_importer", "imputed_exporter",
                                    "hk_roundtrip", "reexport")}  # fmt: skip
     return out.astype(dtypes)
-
-
-# --------------------------------------------------------------------------------------------
-# Comparison with Comtrade (quality table)
-# --------------------------------------------------------------------------------------------
-
-COMPARISON_KEYS: tuple[str, ...] = ("year", "hs6", "exporter", "importer")
-
-
-def _comtrade_side(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Comtrade's cleaned flows without re-exports, which BACI's balance-of-declarations leaves out."""
-    trade = pd.read_parquet(path)
-    missing = [c for c in (*COMPARISON_KEYS, "qty_t", "value_usd") if c not in trade.columns]
-    if missing:
-        raise ReeflowError(f"{path}: missing column(s) {missing} of the trade table; rerun rule clean_trade")
-    if "reexport" in trade.columns:
-        trade = trade[~trade["reexport"].astype(bool)]
-    return trade.groupby(list(COMPARISON_KEYS), as_index=False)[["qty_t", "value_usd"]].sum(min_count=1)
-
-
-def compare_sources(
-    baci_paths: Sequence[str | os.PathLike[str]],
-    trade_paths: Sequence[str | os.PathLike[str]],
-    commodities: Sequence[Mapping[str, Any]],
-    impute_missing_weights: bool,
-) -> pd.DataFrame:
-    """BACI's and Comtrade's tonnes side by side per year, code and country pair (outer join).
-
-    ratio = BACI / Comtrade tonnes; NaN where either side is missing or Comtrade says zero, so a
-    flow only one source knows is kept and visible rather than dropped."""
-    frames = []
-    for baci_path, trade_path in zip(baci_paths, trade_paths, strict=True):
-        baci = clean_baci_year(baci_path, commodities, impute_missing_weights)
-        baci = baci.loc[:, [*COMPARISON_KEYS, "qty_t", "value_usd"]]
-        merged = baci.merge(
-            _comtrade_side(trade_path), on=list(COMPARISON_KEYS), how="outer", suffixes=("_baci", "_comtrade")
-        )
-        frames.append(merged)
-    columns = [
-        *COMPARISON_KEYS,
-        "qty_t_baci",
-        "qty_t_comtrade",
-        "ratio",
-        "value_usd_baci",
-        "value_usd_comtrade",
-    ]
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    out = pd.concat(frames, ignore_index=True)
-    denominator = out["qty_t_comtrade"].where(out["qty_t_comtrade"] > 0)
-    out["ratio"] = out["qty_t_baci"] / denominator
-    return out.loc[:, columns].sort_values(list(COMPARISON_KEYS)).reset_index(drop=True)

@@ -27,12 +27,13 @@ PROVENANCE_COLUMNS: tuple[str, ...] = (
     "dataset", "year", "kind", "location", "edition", "retrieved_at", "status", "count", "sha256", "raw_file",
 )  # fmt: skip
 
-TRADE_SOURCE_NAMES = {"api": "UN Comtrade", "files": "UN Comtrade", "baci": "CEPII BACI"}
+TRADE_SOURCE_NAMES = {"api": "UN Comtrade", "files": "UN Comtrade", "preview": "UN Comtrade (keyless preview)",
+                      "baci": "CEPII BACI"}
 
 # Query parameters that could carry a credential; redacted even though acquire never stores them.
 _SECRET_PARAMS = re.compile(r"(?i)([?&](?:subscription[-_]?key|api[-_]?key|key|token)=)[^&#]*")
 _BACI_PROVENANCE_KEY = b"reeflow.provenance"
-_BACI_YEAR_MEMBER = re.compile(r"^BACI_HS92_Y(\d{4})_V[0-9A-Za-z]+\.csv$")  # as reeflow.acquire.baci names it
+_BACI_YEAR_MEMBER = re.compile(r"^BACI_HS\d{2}_Y(\d{4})_V[0-9A-Za-z]+\.csv$")  # as reeflow.acquire.baci names it
 
 
 def source_line(trade_source: str, mirror_rule: str, version: str = __version__) -> str:
@@ -138,10 +139,13 @@ def baci_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
     year = record.get("year")
     if year is None and (match := _BACI_YEAR_MEMBER.match(str(record.get("member") or ""))):
         year = int(match.group(1))
+    if record.get("gap"):
+        return _row(dataset="baci", year=year, kind="baci:gap", location=f"gap: {record.get('reason')}",
+                    count=0, raw_file=str(path))  # fmt: skip
     return _row(
         dataset="baci",
         year=year,
-        kind="baci",
+        kind=f"baci:{record['hs']}" if record.get("hs") else "baci",
         location=record.get("archive_source") or record.get("archive"),
         edition=record.get("version"),
         retrieved_at=record.get("retrieved_at"),
@@ -151,12 +155,21 @@ def baci_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
     )
 
 
+def trade_source_row(trade_source: Mapping[str, Any]) -> dict[str, Any]:
+    """The row saying which trade source the run used and why (common.smk TRADE: only whether a key
+    was set, never the key)."""
+    return _row(dataset="trade_source", kind=trade_source.get("source"), location=trade_source.get("reason"),
+                edition=f"comtrade.source: {trade_source.get('configured')}")  # fmt: skip
+
+
 def collect_provenance(
-    raw_trade: Iterable[str | os.PathLike[str]], usgs_records: Iterable[str | os.PathLike[str]]
+    raw_trade: Iterable[str | os.PathLike[str]],
+    usgs_records: Iterable[str | os.PathLike[str]],
+    trade_source: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Every raw input's origin in one table: trade year files (Comtrade JSON or BACI Parquet) and
-    USGS provenance records."""
-    rows: list[dict[str, Any]] = []
+    """Every raw input's origin in one table: the trade source and why (first row, when given), trade
+    year files (Comtrade JSON or BACI Parquet) and USGS provenance records."""
+    rows: list[dict[str, Any]] = [trade_source_row(trade_source)] if trade_source else []
     for path in raw_trade:
         suffix = Path(path).suffix.lower()
         if suffix == ".json":
@@ -198,15 +211,28 @@ def _cell(column: str, value: Any) -> str:
     return f"<td{css}>{text}</td>"
 
 
-def provenance_html(table: pd.DataFrame, config: Mapping[str, Any], version: str = __version__) -> str:
+def provenance_html(
+    table: pd.DataFrame,
+    config: Mapping[str, Any],
+    version: str = __version__,
+    trade_source: Mapping[str, Any] | None = None,
+) -> str:
     """A self-contained page (inline CSS, no scripts) so the report can embed it as is."""
+    why = (
+        f"<p><b>Trade source: {html.escape(TRADE_SOURCE_NAMES.get(str(trade_source.get('source')), ''))}</b> "
+        f"({html.escape(redact(str(trade_source.get('reason'))))}).</p>"
+        if trade_source
+        else ""
+    )
     header = "".join(f"<th>{html.escape(col)}</th>" for col in table.columns)
     body = "\n".join(
         "<tr>" + "".join(_cell(col, row[col]) for col in table.columns) + "</tr>"
         for _, row in table.iterrows()
     )
     summary = (
-        table.groupby("dataset", dropna=False)["raw_file"].nunique().to_dict() if not table.empty else {}
+        table[table["dataset"] != "trade_source"].groupby("dataset", dropna=False)["raw_file"].nunique().to_dict()
+        if not table.empty
+        else {}
     )
     summary_text = ", ".join(f"{k}: {v} file(s)" for k, v in summary.items()) or "no raw inputs"
     config_text = redact(yaml.safe_dump(_plain(config), sort_keys=False, allow_unicode=True))
@@ -215,6 +241,7 @@ def provenance_html(table: pd.DataFrame, config: Mapping[str, Any], version: str
         f"<title>reeflow {html.escape(version)}: data provenance</title><style>{_PAGE_STYLE}</style></head>"
         f"<body><h1>Data provenance</h1><p>reeflow {html.escape(version)}; {html.escape(summary_text)}. "
         "Each row is one raw answer or file; sha256 identifies its bytes.</p>"
+        f"{why}"
         f"<table><thead><tr>{header}</tr></thead><tbody>\n{body}\n</tbody></table>"
         f"<h2>Configuration of this run</h2><pre>{html.escape(config_text)}</pre></body></html>\n"
     )
@@ -243,10 +270,12 @@ def write_provenance(
     config: Mapping[str, Any],
     csv_path: str | os.PathLike[str],
     html_path: str | os.PathLike[str],
+    trade_source: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
-    table = collect_provenance(raw_trade, usgs_records)
+    """The provenance table and page; ``trade_source`` (common.smk TRADE) says which source and why."""
+    table = collect_provenance(raw_trade, usgs_records, trade_source)
     write_csv_atomic(table, csv_path)
-    write_text_atomic(html_path, provenance_html(table, config))
+    write_text_atomic(html_path, provenance_html(table, config, trade_source=trade_source))
     return table
 
 
