@@ -236,3 +236,45 @@ def comtrade_server() -> Iterator[ComtradeServer]:
     """A running server with nothing scripted: queue answers or set ``.handler`` in the test."""
     with ComtradeServer() as server:
         yield server
+
+
+# --------------------------------------------------------------------------------------------
+# Data availability (getDA): what `make update` asks before refetching a year
+
+AVAILABILITY_PATHS = (
+    "/public/v1/getDA/", "/data/v1/getDa/", "/public/v1/getDATariffline/", "/data/v1/getDaTariffline/",
+)  # fmt: skip
+
+
+def availability_record(
+    year: int, reporter: int, released: str = "2024-02-01T00:00:00", checksum: int = 1000, classification: str = "H5"
+) -> dict[str, Any]:
+    """A SYNTHETIC data-availability record in the fields of Comtrade's getDA answer."""
+    return {
+        "datasetCode": int(f"{reporter}{year}"), "typeCode": "C", "freqCode": "A", "period": year,
+        "reporterCode": reporter, "reporterISO": "", "reporterDesc": "", "classificationCode": classification,
+        "isOriginalClassification": True, "totalRecords": 10, "datasetChecksum": checksum,
+        "firstReleased": "2023-06-01T00:00:00", "lastReleased": released,
+    }  # fmt: skip
+
+
+def is_availability(request: Recorded) -> bool:
+    return request.path.startswith(AVAILABILITY_PATHS)
+
+
+def availability_handler(availability: list[dict[str, Any]], data: Handler) -> Handler:
+    """getDA (keyed, keyless, tariff lines) from ``availability`` filtered by period and reporterCode,
+    every other request from ``data``; both may be changed between calls to stage a revision."""
+
+    def handle(request: Recorded) -> Answer:
+        if not is_availability(request):
+            return data(request)
+        periods, reporters = _listed(request.query, "period"), _listed(request.query, "reporterCode")
+        hits = [
+            r for r in availability
+            if (periods is None or str(r["period"]) in periods)
+            and (reporters is None or str(r["reporterCode"]) in reporters)
+        ]  # fmt: skip
+        return Answer(body=envelope(hits))
+
+    return handle

@@ -9,13 +9,16 @@ from reeflow.settings import ComtradeScope
 
 def main(smk) -> None:
     setup_logging(smk.log[0])
-    api_key = os.environ.get("COMTRADE_API_KEY", "").strip() or None  # read here, never a param
+    scope = ComtradeScope.from_mapping(smk.params.scope)
+    # read here, never a param; a keyless plan (comtrade.source: preview) is run without it
+    api_key = (os.environ.get("COMTRADE_API_KEY", "").strip() or None) if scope.client.keyed else None
     download_comtrade_year(
         smk.output.raw,
         year=int(smk.wildcards.year),
-        scope=ComtradeScope.from_mapping(smk.params.scope),
+        scope=scope,
         files=list(smk.input.files),
         api_key=api_key,
+        record_availability=True,  # for `make update` (reeflow.acquire.update)
     )
 
 

@@ -9,9 +9,12 @@ from reeflow.settings import TarifflineScope
 
 def main(smk) -> None:
     setup_logging(smk.log[0])
-    api_key = os.environ.get("COMTRADE_API_KEY", "").strip() or None  # read here, never a param
     scope = TarifflineScope.from_mapping(smk.params.scope)
-    download_tariffline_year(smk.output.raw, year=int(smk.wildcards.year), scope=scope, api_key=api_key)
+    keyed = scope.client is not None and scope.client.keyed  # a keyless plan (source: preview) runs without it
+    api_key = (os.environ.get("COMTRADE_API_KEY", "").strip() or None) if keyed else None  # never a param
+    download_tariffline_year(
+        smk.output.raw, year=int(smk.wildcards.year), scope=scope, api_key=api_key, record_availability=True
+    )
 
 
 main(snakemake)  # noqa: F821

@@ -35,6 +35,14 @@ log = logging.getLogger(__name__)
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 KEYED_PATH = "/data/v1/get/C/A/HS"
 KEYLESS_PATH = "/public/v1/preview/C/A/HS"
+# Data availability: per reporter and period, when Comtrade last released the dataset and its checksum
+# (what `make update` compares with the cached year). Spelled as Comtrade spells them.
+AVAILABILITY_KEYED_PATH = "/data/v1/getDa/C/A/HS"
+AVAILABILITY_KEYLESS_PATH = "/public/v1/getDA/C/A/HS"
+AVAILABILITY_FIELDS: tuple[str, ...] = (
+    "reporterCode", "period", "classificationCode", "firstReleased", "lastReleased", "datasetChecksum",
+    "totalRecords",
+)  # fmt: skip
 
 # Comtrade codes of entities that no longer exist but share an ISO3 code with a current country
 # (West Germany 280 vs Germany 276, former Sudan 736 vs Sudan 729): never the code to ask for now.
@@ -187,24 +195,32 @@ class ComtradeClient:
     def url(self) -> str:
         return self.base_url.rstrip("/") + (KEYED_PATH if self.api_key else KEYLESS_PATH)
 
+    @property
+    def availability_url(self) -> str:
+        """The data-availability endpoint matching the data endpoint (keyed or public)."""
+        return self.base_url.rstrip("/") + (AVAILABILITY_KEYED_PATH if self.api_key else AVAILABILITY_KEYLESS_PATH)
+
     def _secrets(self) -> list[str]:
         return [self.api_key] if self.api_key else []
 
-    def request_url(self, params: Mapping[str, str]) -> str:
+    def request_url(self, params: Mapping[str, str], endpoint_url: str | None = None) -> str:
         """The full URL of a request as stored and reported; the key is a header, so never in it."""
-        prepared = requests.Request("GET", self.url, params=dict(params)).prepare()
+        prepared = requests.Request("GET", endpoint_url or self.url, params=dict(params)).prepare()
         return scrub(str(prepared.url), self._secrets())
 
-    def get(self, params: Mapping[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """One call: the stored response (provenance + verbatim body) and its parsed records."""
+    def get(
+        self, params: Mapping[str, str], endpoint_url: str | None = None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One call (to the data endpoint unless ``endpoint_url`` says otherwise): the stored
+        response (provenance + verbatim body) and its parsed records."""
         if self.calls and self.pause_seconds > 0:
             self.sleep(self.pause_seconds)  # courtesy pause between calls
         self.calls += 1
-        url = self.request_url(params)
+        url = self.request_url(params, endpoint_url)
         headers = {KEY_HEADER: self.api_key} if self.api_key else {}
         try:
             response = fetch(
-                self.url,
+                endpoint_url or self.url,
                 params=params,
                 headers=headers,
                 timeout=self.timeout_seconds,
@@ -302,6 +318,47 @@ def download_year(
         "Comtrade %s: %d records in %d answer(s) from %d call(s)", year, total, len(responses), client.calls
     )
     return responses
+
+
+def availability_datasets(records: Iterable[Any]) -> list[dict[str, Any]]:
+    """The fields of data-availability records that say whether a dataset changed, sorted.
+
+    A record without reporter, period or release date cannot be compared and is left out."""
+    kept = []
+    for record in records:
+        if not isinstance(record, dict) or any(record.get(f) in (None, "") for f in ("reporterCode", "period",
+                                                                                       "lastReleased")):
+            continue
+        kept.append({f: record.get(f) for f in AVAILABILITY_FIELDS})
+    return sorted(kept, key=lambda d: (str(d["period"]), int(d["reporterCode"]), str(d["classificationCode"])))
+
+
+def fetch_availability(
+    client: ComtradeClient, years: Sequence[int], reporters: Sequence[int] | None
+) -> dict[str, Any]:
+    """One call to the data-availability endpoint for ``years`` (None reporters = all): per
+    reporter and period the release date and dataset checksum, with the call's provenance."""
+    params = {"period": ",".join(str(int(y)) for y in sorted(set(years)))}
+    if reporters is not None:
+        params["reporterCode"] = ",".join(str(c) for c in sorted(set(reporters)))
+    stored, records = client.get(params, endpoint_url=client.availability_url)
+    return {
+        "url": stored["url"],
+        "retrieved_at": stored["retrieved_at"],
+        "sha256": stored["sha256"],
+        "datasets": availability_datasets(records),
+    }
+
+
+def availability_or_error(client: ComtradeClient, year: int, reporters: Sequence[int] | None) -> dict[str, Any]:
+    """The availability of the year just downloaded, for its provenance; a failure only loses the
+    record (`make update` then compares release dates with the download time), never the year."""
+    try:
+        return fetch_availability(client, [year], reporters)
+    except (HttpError, ReeflowError) as err:
+        message = scrub(str(err), client._secrets())
+        log.warning("Comtrade %s: data availability not recorded (%s)", year, message)
+        return {"error": message, "datasets": []}
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,15 +484,19 @@ def download_comtrade_year(
     api_key: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
     session: requests.Session | None = None,
+    record_availability: bool = False,
 ) -> dict[str, Any]:
     """Write the raw year file for ``year`` (atomically, only once everything has arrived).
 
-    ``scope``: ComtradeScope.from_mapping(params.scope of comtrade_scope())."""
+    ``scope``: ComtradeScope.from_mapping(params.scope of comtrade_scope()). With
+    ``record_availability`` (the workflow's downloads) one more call stores the year's data
+    availability (release date and checksum per reporter) for `make update` to compare."""
     year = int(year)
     source = scope.source
     flows = list(scope.flows)
     cmd_codes = sorted(set(scope.cmd_codes))
     reporters_out: str | list[str] = scope.reporters if isinstance(scope.reporters, str) else list(scope.reporters)
+    availability: dict[str, Any] | None = None
     if source == "api":
         check_key_matches_plan(scope.client, api_key)
         reporters = reporter_codes(reporters_out)
@@ -448,6 +509,8 @@ def download_comtrade_year(
             )
         client = client_from_settings(scope.client, api_key, sleep=sleep, session=session)
         responses = download_year(client, year, reporters, flows, cmd_codes)
+        if record_availability:
+            availability = availability_or_error(client, year, reporters)
     elif source == "files":
         responses = read_local_year(files, year, cmd_codes, flows)
         if not responses:
@@ -463,6 +526,8 @@ def download_comtrade_year(
         "scope": {"reporters": reporters_out, "cmd_codes": cmd_codes, "flows": flows},
         "responses": responses,
     }
+    if availability is not None:
+        raw["availability"] = availability
     write_json_atomic(output, raw)
     return raw
 

@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 TARIFFLINE_KEYED_PATH = "/data/v1/getTariffline/C/A/HS"
 TARIFFLINE_KEYLESS_PATH = "/public/v1/previewTariffline/C/A/HS"
+TARIFFLINE_AVAILABILITY_KEYED_PATH = "/data/v1/getDaTariffline/C/A/HS"
+TARIFFLINE_AVAILABILITY_KEYLESS_PATH = "/public/v1/getDATariffline/C/A/HS"
 
 # How a source numbers partners: ISO 3166-1 numeric (USA 840) or Comtrade's own codes (USA 842).
 PARTNER_CODE_SYSTEMS: tuple[str, ...] = ("iso_numeric", "comtrade")
@@ -370,6 +372,11 @@ class TarifflineClient(ComtradeClient):
     def url(self) -> str:
         return self.base_url.rstrip("/") + (TARIFFLINE_KEYED_PATH if self.api_key else TARIFFLINE_KEYLESS_PATH)
 
+    @property
+    def availability_url(self) -> str:
+        paths = (TARIFFLINE_AVAILABILITY_KEYED_PATH, TARIFFLINE_AVAILABILITY_KEYLESS_PATH)
+        return self.base_url.rstrip("/") + (paths[0] if self.api_key else paths[1])
+
 
 def _reporter_codes(reporters: Sequence[str]) -> list[int]:
     codes = []
@@ -429,8 +436,10 @@ def download_tariffline_year(
     api_key: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
     session: requests.Session | None = None,
+    record_availability: bool = False,
 ) -> dict[str, Any]:
-    """Write the raw tariff-line file of ``year`` atomically.
+    """Write the raw tariff-line file of ``year`` atomically (with ``record_availability``, as in the
+    workflow, plus one call storing the year's data availability for `make update`).
 
     ``scope``: TarifflineScope.from_mapping(params.scope of tariffline_scope()): source (api | files
     | none), reporters (ISO3), hs6, flows, files (source files; entries already expanded: {path,
@@ -439,6 +448,7 @@ def download_tariffline_year(
     source = scope.source
     hs6 = sorted(set(scope.hs6))
     flows = list(scope.flows)
+    availability: dict[str, Any] | None = None
     if source == "api":
         if scope.client is None:
             raise ReeflowError("config comtrade.tariffline: source api needs the client settings of config comtrade")
@@ -450,6 +460,8 @@ def download_tariffline_year(
             )
         client = client_from_settings(scope.client, api_key, sleep=sleep, session=session)
         responses = download_api_year(client, year, list(scope.reporters), flows, hs6)
+        if record_availability:
+            availability = comtrade.availability_or_error(client, year, _reporter_codes(list(scope.reporters)))
     elif source == "files":
         files = [dict(entry) for entry in scope.files]
         responses = read_local_year(files, year, hs6, flows)
@@ -471,6 +483,8 @@ def download_tariffline_year(
         "scope": {"reporters": list(scope.reporters), "hs6": hs6, "flows": flows},
         "responses": responses,
     }
+    if availability is not None:
+        raw["availability"] = availability
     write_json_atomic(output, raw)
     return raw
 
