@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 8
 
-.PHONY: install reproduce offline demo test lint report bench mutation clean
+.PHONY: install reproduce offline demo test lint report bench mutation clean update test-slurm install-slurm
 
 install: $(VENV)/.installed
 
@@ -14,8 +14,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
+# SNAKEMAKE_ARGS: extra options, e.g. a BACI mirror: make reproduce SNAKEMAKE_ARGS="--config 'baci={url: ...}'"
+SNAKEMAKE_ARGS ?=
+
 reproduce: install  ## download everything and run the whole study (needs the internet)
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+
+# Ask each source what it revised since the cached copy and refresh only that (not part of `all`);
+# the next `make reproduce` reruns the refreshed years and writes results/updates/ (README, "Updating").
+update: install     ## refetch only what Comtrade revised (one availability call); report BACI/USGS changes
+	$(BIN)/snakemake --cores 1 update
 
 offline: install    ## the whole study from the real files in ../shared/data/real
 	$(BIN)/snakemake --cores $(CORES) --configfile config/offline.yaml
@@ -26,6 +34,17 @@ demo: install       ## the small synthetic world in .test/ (offline, seconds)
 
 test: install
 	$(BIN)/python -m pytest
+
+# The .test/ demo on a single-node SLURM brought up on this machine (tests/slurm/; needs root and the
+# Debian packages slurm-wlm and munge); checks the jobs ran as SLURM jobs and match a local run.
+install-slurm: $(VENV)/.slurm-installed
+
+$(VENV)/.slurm-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test,slurm]"
+	touch $@
+
+test-slurm: install install-slurm  ## the demo through profiles/slurm on a real single-node SLURM (2-4 min)
+	$(BIN)/python tests/slurm/run_slurm_check.py
 
 lint: install
 	$(BIN)/ruff check scripts tests .test

@@ -26,8 +26,10 @@ include: "workflow/rules/baci.smk"
 include: "workflow/rules/mfa.smk"
 include: "workflow/rules/sensitivity.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/shocks.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/update.smk"
 
 
 rule all:

@@ -44,6 +44,31 @@ def test_demo_run_writes_every_public_output(demo: Path) -> None:
     assert list(headline["year"]) == [2018, 2019, 2020, 2021]
 
 
+def test_demo_run_writes_the_shock_tables_and_figures(demo: Path) -> None:
+    """Issue 17: shocks.csv (every order, usa_chn_cut always run) and stabilisation.csv per year."""
+    shocks = pd.read_csv(demo / "results/tables/shocks.csv")
+    assert set(shocks["order"]) == {"first_order", "propagated", "rerouted"}
+    assert {"usa_chn_cut", "expected_link_failure"} <= set(shocks["scenario"])
+    assert (shocks["shortfall_share"].dropna().between(0, 1 + 1e-9)).all()
+    stab = pd.read_csv(demo / "results/tables/stabilisation.csv")
+    world = stab[(stab["country"] == "WLD") & (stab["rerouting"] == "configured")]
+    assert sorted(world["year"].unique()) == [2018, 2019, 2020, 2021]
+    assert (world["stabilisation"] - (world["counterfactual_shortfall_share"] - world["actual_shortfall_share"])
+            ).abs().max() < 1e-12  # fmt: skip
+    for name in ("fig_shocks", "fig_shock_network"):
+        assert (demo / f"results/figures/{name}.png").stat().st_size > 10_000, name
+
+
+def test_shock_settings_rerun_the_shocks_and_not_the_mfa(demo: Path, tmp_path: Path) -> None:
+    override = tmp_path / "override.yaml"
+    override.write_text("shocks: {spare_fraction: {metal: 0.5}}\n")
+    jobs = planned_jobs(snakemake(demo, "-n", "--configfile", str(demo / "config" / "config.yaml"), str(override)))
+    assert jobs.get("shocks_year") == 4 and "collect_shocks" in jobs and "mfa_year" not in jobs, jobs
+    override.write_text("shocks: {figure_year: 2019}\n")
+    jobs = planned_jobs(snakemake(demo, "-n", "--configfile", str(demo / "config" / "config.yaml"), str(override)))
+    assert set(jobs) <= {"fig_shock_network", "report_provenance", "all"}, jobs
+
+
 def test_every_job_logged_and_every_raw_file_has_provenance(demo: Path) -> None:
     for year in range(2018, 2022):
         raw = json.loads((demo / f"resources/raw/comtrade/{year}.json").read_text())
@@ -73,7 +98,7 @@ def test_changing_one_year_reruns_only_that_year(demo: Path, tmp_path: Path) -> 
     run = snakemake(work, "-n")
     assert run.returncode == 0, run.stderr[-3000:]
     jobs = planned_jobs(run)
-    assert jobs.get("clean_trade") == 1 and jobs.get("mfa_year") == 1, jobs
+    assert jobs.get("clean_trade") == 1 and jobs.get("mfa_year") == 1 and jobs.get("shocks_year") == 1, jobs
     assert "download_comtrade" not in jobs and "clean_production" not in jobs, jobs
 
 
@@ -133,39 +158,4 @@ def test_cluster_profile_runs_every_job_as_its_own_process(tmp_path: Path) -> No
     assert len(submitted) >= 10, "every job should have gone through the submit script"
 
 
-def test_whole_workflow_runs_on_a_baci_archive(tmp_path: Path) -> None:
-    """comtrade.source: baci, end to end, on a SYNTHETIC release built from the demo world's links."""
-    import importlib.util
-    import zipfile
-
-    from reeflow.acquire.baci import country_member, year_member
-
-    spec = importlib.util.spec_from_file_location("make_synthetic", ROOT / ".test" / "make_synthetic.py")
-    demo_world = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo_world)  # type: ignore[union-attr]
-    version = "202601"
-    archive = tmp_path / f"BACI_HS92_V{version}.zip"
-    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for year in demo_world.YEARS:
-            rows = [  # BACI has six-digit codes only: the demo's four-digit 2846 becomes 284690
-                f"{year},{demo_world.COUNTRIES[e][0]},{demo_world.COUNTRIES[i][0]},{code.ljust(6, '0')[:4]}"
-                f"{code[4:] if len(code) == 6 else '90'},"
-                f"{qty * demo_world.UNIT_VALUE_USD[code] / 1000:.3f},{qty * demo_world.ITEM_MASS_T.get(code, 1.0):.3f}"
-                for e, i, code, qty, _ in demo_world.LINKS
-            ]
-            zf.writestr(year_member(year, version), "t,i,j,k,v,q\n" + "\n".join(rows) + "\n")
-        zf.writestr(country_member(version), "country_code,country_name,country_iso2,country_iso3\n" + "".join(
-            f"{code},{name},,{iso}\n" for iso, (code, name) in demo_world.COUNTRIES.items()))
-    work = make_demo_dir(tmp_path)
-    config = work / "config" / "config.yaml"
-    config.write_text(config.read_text().replace("  source: files\n  files: [data/comtrade/synthetic-*.json, "
-                                                 "data/comtrade/synthetic-*.csv]\n", "  source: baci\n", 1)
-                      + f"baci: {{archive: {archive}, version: '{version}'}}\n")
-    assert "source: baci" in config.read_text()
-    run = snakemake(work)
-    assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]
-    trade = pd.read_parquet(work / "resources/clean/trade/2020.parquet")
-    assert set(trade["basis"]) == {"reconciled"} and len(trade) > 10
-    flows = pd.read_parquet(work / "results/mfa/flows.parquet")
-    assert ((flows["exporter"] == "USA") & (flows["importer"] == "CHN")).any()
-    assert (work / "results/figures/fig_sankey.png").is_file()
+# The whole workflow on BACI (the keyless default, downloaded from a local server): tests/test_baci_workflow.py

@@ -1,4 +1,5 @@
-"""Pandera schemas of the cleaned trade tables (docs/data-model.md), checked before every write.
+"""Column lists of every table, and the pandera schemas of the cleaned trade tables (docs/data-model.md),
+checked before every write.
 
 A table that breaks its contract is never written: the MFA would otherwise fail (or worse, run)
 years later on a file nobody remembers producing. Column lists live here so that the writer, the
@@ -7,17 +8,23 @@ empty-table builders and the validators cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import pandera.pandas as pa
 
 from reeflow.commodities import HS_REVISIONS, STAGES
 from reeflow.io import ReeflowError
 
+if TYPE_CHECKING:
+    import pandera.pandas as pa
+
 FLOWS: tuple[str, ...] = ("M", "X", "RM", "RX")
 # The tables one mfa_year job writes (resources/mfa/{year}/{name}.parquet), in this order.
-MFA_YEAR_TABLES: tuple[str, ...] = ("balance", "flows", "origins", "indicators", "residuals", "disruption")
+MFA_YEAR_TABLES: tuple[str, ...] = (
+    "balance", "flows", "origins", "indicators", "residuals", "disruption", "headline",
+)  # fmt: skip
 BASES: tuple[str, ...] = ("importer", "exporter", "weighted_mean", "max", "reconciled")
 QTY_SOURCES: tuple[str, ...] = ("netWgt", "qty", "imputed", "missing")
 _CODE = r"^[A-Z][A-Z0-9]{2,3}$"  # ISO3 or a stable pseudo-code (X899, WLD, ZA1)
@@ -91,6 +98,26 @@ HEADLINE_COLUMNS: list[str] = [
     "missing_reporters",
 ]  # fmt: skip
 UNCERTAINTY_COLUMNS: list[str] = ["year", "indicator", "p05", "p50", "p95"]
+# Supply shocks (reeflow.mfa.shocks): every country's supply shortfall by stage and order, per
+# network (actual or a counterfactual without the US-China links) and scenario.
+SHOCK_COLUMNS: dict[str, str] = {
+    "year": "int64", "network": "str", "scenario": "str", "country": "str", "stage": "str", "order": "str",
+    "shortfall_t": "float64", "shortfall_share": "float64",
+}  # fmt: skip
+# Final-stage consumption shortfall after rerouting, actual vs counterfactual; stabilisation =
+# counterfactual share - actual share (> 0: the links make the shock smaller); p05-p95 Monte Carlo.
+STABILISATION_COLUMNS: dict[str, str] = {
+    "year": "int64", "counterfactual": "str", "shock_set": "str", "country": "str", "rerouting": "str",
+    "spare_fraction": "float64", "actual_shortfall_t": "float64", "counterfactual_shortfall_t": "float64",
+    "actual_shortfall_share": "float64", "counterfactual_shortfall_share": "float64",
+    "stabilisation": "float64", "p05": "float64", "p50": "float64", "p95": "float64", "n_draws": "int64",
+}  # fmt: skip
+# `make update` (reeflow.acquire.update): what a refresh changed, per raw year and reporter, and in the headline.
+UPDATE_RECORDS_COLUMNS: list[str] = [
+    "dataset", "year", "reporter", "reporter_code", "records_before", "records_after", "added", "removed", "changed",
+    "reason",
+]  # fmt: skip
+UPDATE_HEADLINE_COLUMNS: list[str] = ["year", "indicator", "before", "after", "changed", "year_refreshed"]
 # The columns of the trade contract that each step reads (Parquet reads only these at global scale).
 MFA_TRADE_COLUMNS: list[str] = ["exporter", "importer", "hs6", "qty_t", "qty_items", "basis", "reexport"]
 SENSITIVITY_TRADE_COLUMNS: list[str] = [
@@ -101,6 +128,8 @@ VALIDATION_TRADE_COLUMNS: list[str] = [
     "year", *MFA_TRADE_COLUMNS, "value_usd", "qty_t_importer", "qty_t_exporter", "items_importer", "items_exporter",
     "value_usd_importer", "value_usd_exporter",
 ]  # fmt: skip
+# The US trade of one year under every mirror rule (mfa_year writes it, the validation collects it).
+US_TRADE_BY_RULE_COLUMNS: list[str] = ["mirror_rule", "year", "stage", "imports_t", "exports_t"]
 for _view in (SENSITIVITY_TRADE_COLUMNS, VALIDATION_TRADE_COLUMNS):
     assert set(_view) <= set(TRADE_COLUMNS), "a trade view names a column outside the contract"
 
@@ -119,80 +148,97 @@ def typed(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
     return out.astype(dict(columns))
 
 
-def _nonneg(nullable: bool = True) -> pa.Column:
-    return pa.Column(float, pa.Check.ge(0), nullable=nullable)
+@functools.cache
+def _contracts() -> dict[str, pa.DataFrameSchema]:
+    """The pandera schemas, built on first use: importing pandera costs a job 0.35 s, and only the
+    cleaning jobs, which write these tables, need it (the column lists above serve everyone else)."""
+    import pandera.pandas as pa
+
+    def _nonneg(nullable: bool = True) -> pa.Column:
+        return pa.Column(float, pa.Check.ge(0), nullable=nullable)
+
+    reported = pa.DataFrameSchema(
+        {
+            "year": pa.Column(int, pa.Check.in_range(1988, 2100)),
+            "reporter": pa.Column(str, pa.Check.str_matches(_CODE)),
+            "partner": pa.Column(str, pa.Check.str_matches(_CODE)),
+            "flow": pa.Column(str, pa.Check.isin(FLOWS)),
+            "classification": pa.Column(str, pa.Check.isin(HS_REVISIONS)),
+            "cmd_code": pa.Column(str),
+            "hs6": pa.Column(str, pa.Check.str_matches(r"^(\d{4}|\d{6}|\d{7,10})?$")),
+            "map_status": pa.Column(str),
+            "qty_t": _nonneg(),
+            "qty_items": _nonneg(),
+            "value_usd": _nonneg(),
+            "netwgt_t": _nonneg(),
+            "qty_source": pa.Column(str, pa.Check.isin(QTY_SOURCES)),
+            "qty_estimated": pa.Column(bool),
+            "qty_imputed": pa.Column(bool),
+            "is_world": pa.Column(bool),
+            "reporter_is_country": pa.Column(bool),
+            "partner_is_country": pa.Column(bool),
+        },
+        checks=[
+            pa.Check(lambda d: (d["partner"] == "WLD") == d["is_world"], name="partner WLD exactly when is_world"),
+            pa.Check(lambda d: ~d["qty_imputed"] | d["qty_t"].gt(0), name="imputed rows have a quantity"),
+        ],
+        unique=["year", "reporter", "partner", "flow", "classification", "cmd_code"],
+        strict=True,
+        ordered=True,
+    )
+
+    trade = pa.DataFrameSchema(
+        {
+            "year": pa.Column(int, pa.Check.in_range(1988, 2100)),
+            "exporter": pa.Column(str, pa.Check.str_matches(_CODE)),
+            "importer": pa.Column(str, pa.Check.str_matches(_CODE)),
+            "hs6": pa.Column(str, pa.Check.str_matches(_HS)),
+            "stage": pa.Column(str, pa.Check.isin(STAGES)),
+            "qty_t": _nonneg(),
+            "qty_items": _nonneg(),
+            "value_usd": _nonneg(),
+            "basis": pa.Column(str, pa.Check.isin(BASES)),
+            "qty_t_importer": _nonneg(),
+            "qty_t_exporter": _nonneg(),
+            "items_importer": _nonneg(),
+            "items_exporter": _nonneg(),
+            "value_usd_importer": _nonneg(),
+            "value_usd_exporter": _nonneg(),
+            "discrepancy_ratio": pa.Column(float, pa.Check.ge(1), nullable=True),
+            "disputed": pa.Column(bool),
+            "one_sided": pa.Column(bool),
+            "imputed": pa.Column(bool),
+            "imputed_importer": pa.Column(bool),
+            "imputed_exporter": pa.Column(bool),
+            "hk_roundtrip": pa.Column(bool),
+            "reexport": pa.Column(bool),
+            "cross_code": pa.Column(str, pa.Check.str_matches(r"^(\d{4,10})?$")),
+        },
+        checks=[
+            pa.Check(lambda d: d["reexport"] | (d["exporter"] != d["importer"]), name="no self-trade in supply flows"),
+            pa.Check(lambda d: ~d["disputed"] | d["discrepancy_ratio"].notna(), name="disputed flows have a ratio"),
+            pa.Check(lambda d: ~d["exporter"].isin(["WLD"]) & ~d["importer"].isin(["WLD"]), name="World is no partner"),
+        ],
+        unique=["year", "exporter", "importer", "hs6", "reexport"],
+        strict=True,
+        ordered=True,
+    )
+
+    return {"REPORTED_SCHEMA": reported, "TRADE_SCHEMA": trade}
 
 
-REPORTED_SCHEMA = pa.DataFrameSchema(
-    {
-        "year": pa.Column(int, pa.Check.in_range(1988, 2100)),
-        "reporter": pa.Column(str, pa.Check.str_matches(_CODE)),
-        "partner": pa.Column(str, pa.Check.str_matches(_CODE)),
-        "flow": pa.Column(str, pa.Check.isin(FLOWS)),
-        "classification": pa.Column(str, pa.Check.isin(HS_REVISIONS)),
-        "cmd_code": pa.Column(str),
-        "hs6": pa.Column(str, pa.Check.str_matches(r"^(\d{4}|\d{6}|\d{7,10})?$")),
-        "map_status": pa.Column(str),
-        "qty_t": _nonneg(),
-        "qty_items": _nonneg(),
-        "value_usd": _nonneg(),
-        "netwgt_t": _nonneg(),
-        "qty_source": pa.Column(str, pa.Check.isin(QTY_SOURCES)),
-        "qty_estimated": pa.Column(bool),
-        "qty_imputed": pa.Column(bool),
-        "is_world": pa.Column(bool),
-        "reporter_is_country": pa.Column(bool),
-        "partner_is_country": pa.Column(bool),
-    },
-    checks=[
-        pa.Check(lambda d: (d["partner"] == "WLD") == d["is_world"], name="partner WLD exactly when is_world"),
-        pa.Check(lambda d: ~d["qty_imputed"] | d["qty_t"].gt(0), name="imputed rows have a quantity"),
-    ],
-    unique=["year", "reporter", "partner", "flow", "classification", "cmd_code"],
-    strict=True,
-    ordered=True,
-)
-
-TRADE_SCHEMA = pa.DataFrameSchema(
-    {
-        "year": pa.Column(int, pa.Check.in_range(1988, 2100)),
-        "exporter": pa.Column(str, pa.Check.str_matches(_CODE)),
-        "importer": pa.Column(str, pa.Check.str_matches(_CODE)),
-        "hs6": pa.Column(str, pa.Check.str_matches(_HS)),
-        "stage": pa.Column(str, pa.Check.isin(STAGES)),
-        "qty_t": _nonneg(),
-        "qty_items": _nonneg(),
-        "value_usd": _nonneg(),
-        "basis": pa.Column(str, pa.Check.isin(BASES)),
-        "qty_t_importer": _nonneg(),
-        "qty_t_exporter": _nonneg(),
-        "items_importer": _nonneg(),
-        "items_exporter": _nonneg(),
-        "value_usd_importer": _nonneg(),
-        "value_usd_exporter": _nonneg(),
-        "discrepancy_ratio": pa.Column(float, pa.Check.ge(1), nullable=True),
-        "disputed": pa.Column(bool),
-        "one_sided": pa.Column(bool),
-        "imputed": pa.Column(bool),
-        "imputed_importer": pa.Column(bool),
-        "imputed_exporter": pa.Column(bool),
-        "hk_roundtrip": pa.Column(bool),
-        "reexport": pa.Column(bool),
-        "cross_code": pa.Column(str, pa.Check.str_matches(r"^(\d{4,10})?$")),
-    },
-    checks=[
-        pa.Check(lambda d: d["reexport"] | (d["exporter"] != d["importer"]), name="no self-trade in supply flows"),
-        pa.Check(lambda d: ~d["disputed"] | d["discrepancy_ratio"].notna(), name="disputed flows have a ratio"),
-        pa.Check(lambda d: ~d["exporter"].isin(["WLD"]) & ~d["importer"].isin(["WLD"]), name="World is no partner"),
-    ],
-    unique=["year", "exporter", "importer", "hs6", "reexport"],
-    strict=True,
-    ordered=True,
-)
+def __getattr__(name: str) -> Any:
+    """REPORTED_SCHEMA and TRADE_SCHEMA as module attributes, built lazily (PEP 562)."""
+    contracts = _contracts() if name in ("REPORTED_SCHEMA", "TRADE_SCHEMA") else {}
+    if name in contracts:
+        return contracts[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def validate_table(frame: pd.DataFrame, schema: pa.DataFrameSchema, table: str, max_rows: int = 5) -> pd.DataFrame:
     """``frame`` if it meets ``schema``; else a ReeflowError naming the table, columns and rows."""
+    import pandera.pandas as pa
+
     try:
         return schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:

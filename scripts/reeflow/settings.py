@@ -24,6 +24,7 @@ __all__ = [
     "ProductionSettings",
     "SensitivitySettings",
     "SensitivitySpace",
+    "ShockSettings",
     "TarifflineScope",
     "TradeSettings",
     "require_keys",
@@ -270,4 +271,47 @@ class TarifflineScope:
             files=tuple(dict(entry) for entry in require_keys(scope, cls.SECTION, ["files"])["files"])
             if source == "files"
             else (),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ShockSettings:
+    """config shocks (reeflow.mfa.shocks): the named scenarios (raw items, checked by ShockSpec),
+    rerouting (spare-capacity fraction per stage, the sweep of uniform fractions), the single-link
+    set, the counterfactuals without the ``pair``'s links, and the Monte Carlo perturbation."""
+
+    SECTION: ClassVar[str] = "shocks"
+
+    scenarios: tuple[Mapping[str, Any], ...]
+    spare_fraction: Mapping[str, float]
+    spare_sweep: tuple[float, ...]
+    max_links: int
+    counterfactuals: tuple[str, ...]
+    pair: tuple[str, str]
+    draws: int
+    seed: int
+    flow_sigma: float
+    production_sigma: float
+    spare_range: float
+
+    @classmethod
+    def from_mapping(cls, section: Mapping[str, Any]) -> ShockSettings:
+        values = require_keys(section, cls.SECTION, _field_names(cls))
+        pair = _strings(values["pair"])
+        if len(pair) != 2:
+            raise ReeflowError(f"config shocks.pair: {list(pair)}; give two ISO3 codes, e.g. [USA, CHN]")
+        spare = values["spare_fraction"]
+        require_keys(spare, "shocks.spare_fraction", [])  # a mapping stage -> fraction
+        return cls(
+            scenarios=tuple(dict(item) for item in values["scenarios"]),
+            spare_fraction={str(stage): float(v) for stage, v in spare.items()},
+            spare_sweep=tuple(float(v) for v in values["spare_sweep"]),
+            max_links=int(values["max_links"]),
+            counterfactuals=_strings(values["counterfactuals"]),
+            pair=(pair[0], pair[1]),
+            draws=int(values["draws"]),
+            seed=int(values["seed"]),
+            flow_sigma=float(values["flow_sigma"]),
+            production_sigma=float(values["production_sigma"]),
+            spare_range=float(values["spare_range"]),
         )

@@ -18,9 +18,10 @@ rule clean_trade:
         cross_code="resources/quality/{year}/cross_code_matches.parquet",
         provenance="resources/report/provenance/{year}.csv",
     params:
+        code=script_code("clean/clean_trade.py"),
         commodities=commodity_map(),
         trade=config["trade"],
-        source=config["comtrade"]["source"],
+        source=TRADE["source"],
     log:
         "logs/clean/trade_{year}.log",
     benchmark:
@@ -51,6 +52,8 @@ rule collect_trade_quality:
         discrepancies="results/quality/mirror_discrepancies.csv",
         unmapped="results/quality/unmapped_codes.csv",
         cross_code="results/quality/cross_code_matches.csv",
+    params:
+        code=script_code("clean/collect_trade_quality.py"),
     log:
         "logs/clean/collect_trade_quality.log",
     benchmark:
@@ -80,6 +83,7 @@ rule clean_production:
         gaps="results/quality/production_gaps.csv",
         world_check="results/quality/production_world_check.csv",
     params:
+        code=script_code("clean/clean_production.py"),
         production=config["production"],
         years=YEARS,
     log:

@@ -19,8 +19,12 @@ from reeflow.smk import (  # noqa: E402
     MFA_YEAR_TABLES,
     cleaning_records,
     cmd_codes_to_request,
+    code_digest,
     download_url,
     load_commodities,
+    plan_releases,
+    releases_from_config,
+    resolve_trade_source,
     source_line,
 )
 
@@ -39,9 +43,23 @@ wildcard_constraints:
     kind=r"mcs|mcs_combined|ds140|myb|myb_hhi|table",
 
 
+def script_code(script):
+    """params code= of each scripted job: a digest of the reeflow modules that scripts/<script>
+    imports, transitively, so that editing one of them reruns the jobs using it and nothing else."""
+    scripts = Path(workflow.basedir) / "scripts"
+    return code_digest(scripts / script, scripts)
+
+
 def has_api_key():
     """Whether a Comtrade key is set; only this flag (never the key) enters params and logs."""
     return bool(os.environ.get("COMTRADE_API_KEY", "").strip())
+
+
+# The trade source of this run and why (comtrade.source auto: Comtrade with a key, BACI without):
+# {configured, source (api | preview | files | baci), key_present, reason}. Every rule below reads
+# TRADE["source"], never config["comtrade"]["source"]; the reason goes to the log and the provenance.
+TRADE = resolve_trade_source(config["comtrade"]["source"], has_api_key()).as_params()
+print(f"reeflow: trade source {TRADE['reason']}", file=sys.stderr)
 
 
 def commodity_map():
@@ -55,11 +73,11 @@ def commodity_map():
 def comtrade_scope():
     """What to ask Comtrade for, or what to keep from local files; a change reruns acquisition."""
     ct = config["comtrade"]
-    local = ct["source"] != "api"
-    keyed = has_api_key() and not local  # local files do not depend on the key: no rerun when it is set
+    local = TRADE["source"] not in ("api", "preview")
+    keyed = TRADE["source"] == "api"  # local files do not depend on the key: no rerun when it is set
     reporters = ct["reporters"] if keyed or local else ct["keyless_reporters"]
     return {
-        "source": ct["source"],
+        "source": "api" if TRADE["source"] == "preview" else TRADE["source"],
         "base_url": ct["base_url"],
         "keyed": keyed,
         "reporters": reporters,
@@ -79,7 +97,7 @@ def comtrade_scope():
 def comtrade_local_files():
     """Local Comtrade exports (source: files), globs expanded and sorted for a stable order."""
     ct = config["comtrade"]
-    if ct["source"] != "files":
+    if TRADE["source"] != "files":
         return []
     found = sorted({f for pattern in ct["files"] for f in glob.glob(pattern, recursive=True)})
     found = [f for f in found if f.lower().endswith((".json", ".csv")) and os.path.isfile(f)]
@@ -109,7 +127,7 @@ def tariffline_source():
     source = TARIFFLINE.get("source")  # no schema default on purpose: unset follows comtrade.source
     if source:
         return source
-    return {"api": "api", "files": "files"}.get(config["comtrade"]["source"], "none")
+    return {"api": "api", "preview": "api", "files": "files", "baci": "none"}[TRADE["source"]]
 
 
 def tariffline_enabled():
@@ -146,7 +164,7 @@ def tariffline_scope():
         "flows": list(TARIFFLINE["flows"]),
     }
     if source == "api":
-        keyed = has_api_key()
+        keyed = TRADE["source"] == "api" and has_api_key()  # preview: keyless even with a key set
         scope.update({
             "base_url": ct["base_url"],
             "keyed": keyed,
@@ -249,7 +267,7 @@ def usgs_provenance_paths():
 
 def raw_trade_path(year):
     """The raw year file that clean_trade reads: a Comtrade year, or a BACI extract."""
-    if config["comtrade"]["source"] == "baci":
+    if TRADE["source"] == "baci":
         return f"resources/raw/baci/{year}.parquet"
     return f"resources/raw/comtrade/{year}.json"
 
@@ -268,57 +286,97 @@ def raw_trade_paths():
 
 
 BACI = config["baci"]
-BACI_PROVENANCE = "resources/raw/baci/archive_provenance.json"
 
 
-def baci_local_archive():
-    return str(BACI["archive"] or "").strip()
-
-
-def baci_archive_path():
-    """The archive the extracts read: the local one if given, else the downloaded release."""
-    local = baci_local_archive()
-    if local:
-        return local
-    version = str(BACI["version"] or "").strip()
-    if not version:
+def baci_comparison_wanted():
+    """Whether to write the BACI-vs-Comtrade comparison; Comtrade must be the main source for that."""
+    if not BACI["compare_with_comtrade"]:
+        return False
+    if TRADE["source"] == "baci":
         raise ValueError(
-            "config baci: set baci.archive (a local BACI .zip or its unpacked folder) or baci.version "
-            "(with baci.url) to download a release"
+            f"config baci.compare_with_comtrade: true needs Comtrade as the trade source, but this run uses "
+            f"{TRADE['reason']}; set COMTRADE_API_KEY (or comtrade.source: files with comtrade.files)"
         )
-    return f"resources/raw/baci/BACI_HS92_V{version}.zip"
+    return True
 
 
-def baci_archive(wildcards):
-    return baci_archive_path()
+def baci_plan():
+    """Study year -> the BACI release it is read from (None: a flagged gap), when BACI is used at all;
+    a year no release covers stops here, before anything runs (unless baci.uncovered_years: gap)."""
+    if TRADE["source"] != "baci" and not baci_comparison_wanted():
+        return {}
+    releases = releases_from_config(BACI["releases"], str(BACI["version"] or ""))
+    return plan_releases(releases, YEARS, BACI["uncovered_years"])
 
 
-def baci_download_record(wildcards):
+BACI_PLAN = baci_plan()
+BACI_RELEASES = {r.hs: r for r in BACI_PLAN.values() if r is not None}  # the releases this run reads
+
+
+def baci_release(hs):
+    if hs not in BACI_RELEASES:
+        raise ValueError(f"no BACI release {hs} is used by this run (baci.releases and years)")
+    return BACI_RELEASES[hs]
+
+
+def baci_year_release(wildcards):
+    """The release of the extract's year, or None for a flagged gap."""
+    return BACI_PLAN.get(int(wildcards.year))
+
+
+def baci_year_archive(wildcards):
+    release = baci_year_release(wildcards)
+    return [] if release is None else release.archive_path()
+
+
+def baci_year_provenance(wildcards):
+    release = baci_year_release(wildcards)
+    return [] if release is None else release.provenance_path()
+
+
+def baci_year_params(wildcards):
+    """What the extract of a year depends on: its release (vintage, version) or the gap and why."""
+    release = baci_year_release(wildcards)
+    if release is None:
+        return {"gap": True, "reason": f"no release in baci.releases covers {wildcards.year}"}
+    return {"gap": False, "hs": release.hs, "version": release.version}
+
+
+def baci_register_archive(wildcards):
+    return baci_release(wildcards.hs).archive_path()
+
+
+def baci_register_record(wildcards):
     """The download's own record (url, sha256, time) when the archive was downloaded, else nothing."""
-    if baci_local_archive():
-        return []
-    return baci_archive_path().removesuffix(".zip") + ".download.json"
+    return baci_release(wildcards.hs).download_record() or []
+
+
+def baci_register_params(wildcards):
+    """Vintage and version only: which years a release must hold is checked per extract, so a change
+    of the study's years reruns no registration (a hash of several GB)."""
+    release = baci_release(wildcards.hs)
+    return {"hs": release.hs, "version": release.version}
+
+
+def baci_download_release(wildcards):
+    """The release a download job fetches: the one of this vintage and version the run reads."""
+    release = baci_release(wildcards.hs)
+    if release.version != wildcards.baci_version or release.archive:
+        raise ValueError(f"BACI {wildcards.hs} V{wildcards.baci_version} is not a release this run downloads")
+    return release
 
 
 def baci_url(wildcards):
-    return download_url(BACI["url"], wildcards.baci_version)
+    return download_url(BACI["url"], wildcards.baci_version, wildcards.hs)
+
+
+def baci_sha256(wildcards):
+    return baci_download_release(wildcards).sha256
 
 
 def baci_codes():
     """Codes the extract keeps: every commodity-table code (4-digit ones keep their children)."""
     return sorted(COMMODITIES["hs_code"].unique())
-
-
-def baci_comparison_wanted():
-    """Whether to write source_comparison.csv; Comtrade must stay the main source for that."""
-    if not BACI["compare_with_comtrade"]:
-        return False
-    if config["comtrade"]["source"] == "baci":
-        raise ValueError(
-            "config baci.compare_with_comtrade: true needs Comtrade as the trade source; set "
-            "comtrade.source: files (with comtrade.files) or api, and baci.archive (or baci.version)"
-        )
-    return True
 
 
 # --- Sensitivity (workflow/rules/sensitivity.smk) -----------------------------------------------
@@ -346,3 +404,25 @@ def sensitivity_years():
 
 SENSITIVITY_SPACE = sensitivity_space_params()
 SENSITIVITY_YEARS = sensitivity_years()
+
+
+# --- Updates (workflow/rules/update.smk) ---------------------------------------------------------
+
+UPDATES = "results/updates"
+REFRESH_DIR = f"{UPDATES}/refresh"
+
+
+def update_baci():
+    """What `snakemake update` checks of BACI: every release the run reads, with its download record
+    ('' for a local archive); empty when BACI is not used."""
+    return [
+        {"hs": r.hs, "version": r.version, "local": bool(r.archive), "record": r.download_record() or ""}
+        for r in sorted(BACI_RELEASES.values(), key=lambda r: r.first_year)
+    ]
+
+
+def refresh_inputs(wildcards):
+    """The files of the last refresh, once `snakemake update` made one (a new one reruns update_summary)."""
+    if not (Path(REFRESH_DIR) / "refresh.json").is_file():
+        return []
+    return [str(p) for p in sorted(Path(REFRESH_DIR).glob("*")) if p.is_file()]

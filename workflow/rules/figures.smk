@@ -6,7 +6,7 @@
 FIGURES = config["figures"]
 # Printed under every figure: data sources, package version and the mirror rule behind the numbers.
 FIGURE_SOURCE = source_line(
-    config["comtrade"]["source"], config["trade"]["mirror_rule"]
+    TRADE["source"], config["trade"]["mirror_rule"]
 )
 FIGURE_NAMES = [
     "fig_net_trade",
@@ -35,6 +35,7 @@ rule fig_net_trade:
         ),
         svg="results/figures/fig_net_trade.svg",
     params:
+        code=script_code("report/plot_net_trade.py"),
         source=FIGURE_SOURCE,
     log:
         "logs/figures/fig_net_trade.log",
@@ -65,6 +66,7 @@ rule fig_sankey:
         ),
         svg="results/figures/fig_sankey.svg",
     params:
+        code=script_code("report/plot_sankey.py"),
         source=FIGURE_SOURCE,
         years=FIGURES["sankey_years"],
     log:
@@ -95,6 +97,7 @@ rule fig_bilateral:
         ),
         svg="results/figures/fig_bilateral.svg",
     params:
+        code=script_code("report/plot_bilateral.py"),
         source=FIGURE_SOURCE,
     log:
         "logs/figures/fig_bilateral.log",
@@ -124,6 +127,7 @@ rule fig_origins:
         ),
         svg="results/figures/fig_origins.svg",
     params:
+        code=script_code("report/plot_origins.py"),
         source=FIGURE_SOURCE,
         countries=FIGURES["origin_countries"],
     log:
@@ -155,6 +159,7 @@ rule fig_network:
         ),
         svg="results/figures/fig_network.svg",
     params:
+        code=script_code("report/plot_network.py"),
         source=FIGURE_SOURCE,
         years=FIGURES["network_years"],
         max_nodes=FIGURES["network_max_nodes"],
@@ -187,6 +192,7 @@ rule fig_sensitivity:
         ),
         svg="results/figures/fig_sensitivity.svg",
     params:
+        code=script_code("report/plot_sensitivity.py"),
         source=FIGURE_SOURCE,
         indicator=FIGURES["sensitivity_indicator"],
     log:
@@ -218,6 +224,7 @@ rule fig_quality:
         ),
         svg="results/figures/fig_quality.svg",
     params:
+        code=script_code("report/plot_quality.py"),
         source=FIGURE_SOURCE,
         factor=config["trade"]["discrepancy_factor"],
     log:
@@ -248,6 +255,7 @@ rule fig_stocks:
         ),
         svg="results/figures/fig_stocks.svg",
     params:
+        code=script_code("report/plot_stocks.py"),
         source=FIGURE_SOURCE,
     log:
         "logs/figures/fig_stocks.log",

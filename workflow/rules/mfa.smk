@@ -15,7 +15,7 @@ MFA_YEAR_PATHS = {name: expand(f"resources/mfa/{{year}}/{name}.parquet", year=YE
 
 rule mfa_year:
     message:
-        "MFA {wildcards.year}: balance, origin tracing, indicators, disruption test"
+        "MFA {wildcards.year}: balance, origin tracing, indicators, disruption test, US trade by mirror rule"
     input:
         trade="resources/clean/trade/{year}.parquet",
         coverage="resources/quality/{year}/coverage.parquet",
@@ -24,7 +24,9 @@ rule mfa_year:
         commodities=config["commodities"],
     output:
         **{name: f"resources/mfa/{{year}}/{name}.parquet" for name in MFA_YEAR_FILES},
+        us_trade="resources/mfa/{year}/us_trade_by_rule.parquet",  # for the validation (every mirror rule)
     params:
+        code=script_code("mfa/mfa_year.py"),
         mfa=MFA_YEAR_PARAMS,
     log:
         "logs/mfa/mfa_{year}.log",
@@ -44,12 +46,7 @@ rule collect_mfa:
     message:
         "MFA: public tables across years (balance, flows, origins, indicators, headline)"
     input:
-        balance=MFA_YEAR_PATHS["balance"],
-        flows=MFA_YEAR_PATHS["flows"],
-        origins=MFA_YEAR_PATHS["origins"],
-        indicators=MFA_YEAR_PATHS["indicators"],
-        residuals=MFA_YEAR_PATHS["residuals"],
-        disruption=MFA_YEAR_PATHS["disruption"],
+        **MFA_YEAR_PATHS,
     output:
         balance="results/mfa/balance.parquet",
         flows="results/mfa/flows.parquet",
@@ -58,6 +55,8 @@ rule collect_mfa:
         headline="results/tables/headline.csv",
         disruption="results/tables/disruption.csv",
         mass_balance="results/quality/mass_balance.csv",
+    params:
+        code=script_code("mfa/collect_mfa.py"),
     log:
         "logs/mfa/collect_mfa.log",
     benchmark:
@@ -92,6 +91,7 @@ rule stocks:
     output:
         stocks="results/mfa/stocks.parquet",
     params:
+        code=script_code("mfa/stocks.py"),
         lifetimes=MFA["lifetimes"],
         initial_stock=MFA["initial_stock"],
         years=YEARS,

@@ -22,7 +22,9 @@ rule report_provenance:
             labels={"item": "Raw inputs and configuration (page)"},
         ),
     params:
+        code=script_code("report/write_provenance.py"),
         config=config,
+        trade_source=TRADE,  # which source and why (only whether a key is set, never the key)
     log:
         "logs/report/provenance.log",
     benchmark:
@@ -56,6 +58,8 @@ rule report_tables:
             category="Tables",
             labels={"item": "Headline uncertainty (p05, p50, p95)"},
         ),
+    params:
+        code=script_code("report/report_tables.py"),
     log:
         "logs/report/tables.log",
     benchmark:

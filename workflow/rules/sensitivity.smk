@@ -11,6 +11,7 @@ rule sensitivity_samples:
     output:
         samples="resources/sensitivity/samples.parquet",
     params:
+        code=script_code("sensitivity/sensitivity_samples.py"),
         space=SENSITIVITY_SPACE,
         draws=config["sensitivity"]["draws"],
         seed=config["sensitivity"]["seed"],
@@ -39,6 +40,7 @@ rule sensitivity_year:
     output:
         draws="resources/sensitivity/{year}.parquet",
     params:
+        code=script_code("sensitivity/sensitivity_year.py"),
         space=SENSITIVITY_SPACE,
     log:
         "logs/sensitivity/year_{year}.log",
@@ -63,6 +65,8 @@ rule collect_sensitivity:
         draws="results/sensitivity/draws.parquet",
         uncertainty="results/tables/headline_uncertainty.csv",
         probability="results/tables/us_net_exporter_probability.csv",
+    params:
+        code=script_code("sensitivity/collect_sensitivity.py"),
     log:
         "logs/sensitivity/collect.log",
     benchmark:
@@ -87,6 +91,7 @@ rule sensitivity_oat:
     output:
         oat="results/sensitivity/oat.csv",
     params:
+        code=script_code("sensitivity/sensitivity_oat.py"),
         space=SENSITIVITY_SPACE,
         years=SENSITIVITY_YEARS,
     log:
@@ -113,6 +118,7 @@ rule sensitivity_sobol:
     output:
         sobol="results/sensitivity/sobol.csv",
     params:
+        code=script_code("sensitivity/sobol.py"),
         space=SENSITIVITY_SPACE,
         years=SENSITIVITY_YEARS,
         n_base=config["sensitivity"]["sobol_n"],
@@ -150,6 +156,7 @@ rule stocks_range:
     output:
         range="results/sensitivity/stocks_range.csv",
     params:
+        code=script_code("sensitivity/stocks_range.py"),
         end_uses={key: END_USES[key] for key in ("draws", "lifetime_range")},
         lifetimes=MFA["lifetimes"],
         initial_stock=MFA["initial_stock"],

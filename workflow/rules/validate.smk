@@ -6,8 +6,7 @@ rule validate:
     message:
         "Validation: modelled US trade under every mirror rule vs USGS salient statistics, {params.n_years} years"
     input:
-        trade=expand("resources/clean/trade/{year}.parquet", year=YEARS),
-        commodities=config["commodities"],
+        us_trade=expand("resources/mfa/{year}/us_trade_by_rule.parquet", year=YEARS),
         salient="resources/clean/usgs_salient.parquet",
         production="resources/clean/production.parquet",
         world_check="results/quality/production_world_check.csv",
@@ -26,6 +25,7 @@ rule validate:
             labels={"item": "Fit of each mirror rule to USGS"},
         ),
     params:
+        code=script_code("validate/validate.py"),
         central_rule=config["trade"]["mirror_rule"],
         years=YEARS,
         n_years=len(YEARS),
@@ -57,6 +57,7 @@ rule fig_validation:
         ),
         svg="results/figures/fig_validation.svg",
     params:
+        code=script_code("report/plot_validation.py"),
         source=FIGURE_SOURCE,
     log:
         "logs/figures/fig_validation.log",
@@ -91,6 +92,8 @@ rule end_use_plausibility:
             category="Validation",
             labels={"item": "End uses: model vs physical proxies"},
         ),
+    params:
+        code=script_code("validate/validate_end_uses.py"),
     log:
         "logs/validation/end_use_plausibility.log",
     benchmark:
@@ -121,6 +124,7 @@ rule fig_end_uses:
         ),
         svg="results/figures/fig_end_uses.svg",
     params:
+        code=script_code("report/plot_end_uses.py"),
         source=FIGURE_SOURCE,
     log:
         "logs/figures/fig_end_uses.log",
