@@ -160,6 +160,10 @@ def test_code_digest_follows_imports_and_not_the_location(tmp_path: Path) -> Non
         handle.write("\n# an edit\n")
     assert code_digest(edited / mfa, edited) != code_digest(copy / mfa, copy)  # a transitive import changed
     assert code_digest(edited / clean, edited) == code_digest(copy / clean, copy)  # clean_production does not use it
+    script_edit = _copy_scripts(tmp_path / "c")
+    with (script_edit / clean).open("a") as handle:
+        handle.write("\n# an edit of the rule script itself\n")
+    assert code_digest(script_edit / clean, script_edit) != code_digest(copy / clean, copy)  # the profiles drop `code`
 
 
 def test_every_scripted_rule_carries_its_code_digest() -> None:

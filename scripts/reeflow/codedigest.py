@@ -106,6 +106,9 @@ def script_modules(script: str | Path, scripts: str | Path) -> list[str]:
 @cache
 def _digest(script: Path, scripts: Path) -> str:
     digest = hashlib.sha256()
+    # the script itself too: the profiles leave out Snakemake's own `code` trigger (see there)
+    own = script.relative_to(scripts).as_posix() if script.is_relative_to(scripts) else script.name
+    digest.update(f"{own}\0{_file_sha256(script)}\n".encode())
     for module in script_modules(script, scripts):
         path = _module_file(scripts, module)
         assert path is not None  # script_modules keeps only modules with a file
@@ -114,7 +117,7 @@ def _digest(script: Path, scripts: Path) -> str:
 
 
 def code_digest(script: str | Path, scripts: str | Path) -> str:
-    """A short hash of the source of every reeflow module ``script`` imports (transitively).
+    """A short hash of ``script`` and of the source of every reeflow module it imports (transitively).
 
     ``scripts`` is the folder holding the reeflow package; paths enter the hash relative to it."""
     return _digest(Path(script).resolve(), Path(scripts).resolve())
