@@ -323,3 +323,13 @@ def test_figures_draw_full_and_empty_tables(tmp_path: Path) -> None:
     assert any(t.startswith("No data") for t in texts)
     shock_plots.save_figure(empty, tmp_path / "c.png", dpi=50)
     assert (tmp_path / "b.png").stat().st_size > 5_000
+
+
+@pytest.mark.parametrize(("n", "count", "ties"), [(0, 5, False), (3, 5, True), (1000, 50, False), (5000, 50, True)])
+def test_largest_links_first_match_a_stable_sort(n: int, count: int, ties: bool) -> None:
+    """The partition shortcut picks the same links in the same order as sorting every link."""
+    from reeflow.mfa.shocks import _largest_first
+
+    rng = np.random.default_rng(n)
+    values = rng.integers(0, 20, n).astype(float) if ties else rng.random(n)
+    np.testing.assert_array_equal(_largest_first(values, count), np.argsort(-values, kind="stable")[:count])
