@@ -58,13 +58,19 @@ def test_perfect_agreement_gives_equal_weights() -> None:
     np.testing.assert_array_equal(importer_weights(["A", "B"], ["B", "A"], [5.0, 7.0], [5.0, 7.0]), [0.5, 0.5])
 
 
-def test_weighted_mean_reconciles_with_those_weights() -> None:
+def _weighted_a_to_b() -> pd.Series:
+    """A's flow to B under weighted_mean, where A's exports disagree with B's imports (x4) but not
+    with C's: A is the less reliable reporter."""
     rep = reported(
         ("B", "A", "M", "284690", 100.0), ("A", "B", "X", "284690", 400.0),
         ("C", "A", "M", "284690", 100.0), ("A", "C", "X", "284690", 100.0),
     )  # fmt: skip
     trade, _ = reconcile_with_matches(rep, TABLE, "weighted_mean", 2.0)
-    ab = trade[(trade["exporter"] == "A") & (trade["importer"] == "B")].iloc[0]
+    return trade[(trade["exporter"] == "A") & (trade["importer"] == "B")].iloc[0]
+
+
+def test_weighted_mean_reconciles_with_those_weights() -> None:
+    ab = _weighted_a_to_b()
     w = (1 / 2) / (2 / 3 + 1 / 2)  # as above
     assert ab["qty_t"] == pytest.approx(w * 100.0 + (1 - w) * 400.0)
     assert ab["basis"] == "weighted_mean"
@@ -183,12 +189,7 @@ def test_a_zero_exporter_declaration_teaches_no_reliability() -> None:
 
 
 def test_weighted_mean_weights_values_too() -> None:
-    rep = reported(
-        ("B", "A", "M", "284690", 100.0), ("A", "B", "X", "284690", 400.0),
-        ("C", "A", "M", "284690", 100.0), ("A", "C", "X", "284690", 100.0),
-    )  # fmt: skip
-    trade, _ = reconcile_with_matches(rep, TABLE, "weighted_mean", 2.0)
-    ab = trade[(trade["exporter"] == "A") & (trade["importer"] == "B")].iloc[0]
+    ab = _weighted_a_to_b()
     w = (1 / 2) / (2 / 3 + 1 / 2)
     assert ab["value_usd"] == pytest.approx(w * 1000.0 + (1 - w) * 4000.0)
 

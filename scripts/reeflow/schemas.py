@@ -229,9 +229,8 @@ def _contracts() -> dict[str, pa.DataFrameSchema]:
 
 def __getattr__(name: str) -> Any:
     """REPORTED_SCHEMA and TRADE_SCHEMA as module attributes, built lazily (PEP 562)."""
-    contracts = _contracts() if name in ("REPORTED_SCHEMA", "TRADE_SCHEMA") else {}
-    if name in contracts:
-        return contracts[name]
+    if name in ("REPORTED_SCHEMA", "TRADE_SCHEMA"):
+        return _contracts()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from reeflow.io import ReeflowError
 
@@ -67,6 +67,15 @@ def _from_scalars(cls: type[T], section: Mapping[str, Any]) -> T:
     return cls(**{f.name: _CONVERT[str(f.type)](values[f.name]) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
 
 
+class _ScalarSettings:
+    """Base of the settings classes whose fields are all plain values: from_mapping converts each
+    field by its annotation (_from_scalars), so no class writes its own."""
+
+    @classmethod
+    def from_mapping(cls, section: Mapping[str, Any]) -> Self:
+        return _from_scalars(cls, section)
+
+
 def _yields(section: Any) -> dict[str, float]:
     """mfa.yields as stage -> float (which stages are needed is checked by balance.yields_vector)."""
     require_keys(section, "mfa.yields", [])
@@ -98,7 +107,7 @@ class TradeSettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class ProductionSettings:
+class ProductionSettings(_ScalarSettings):
     """config production, the parts the library uses (stage_statistics is a rule input)."""
 
     SECTION: ClassVar[str] = "production"
@@ -106,10 +115,6 @@ class ProductionSettings:
     edition_priority: str
     gap_fill: str
     world_check_tolerance: float
-
-    @classmethod
-    def from_mapping(cls, section: Mapping[str, Any]) -> ProductionSettings:
-        return _from_scalars(cls, section)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,7 +146,7 @@ class MfaSettings:
 
 
 @dataclasses.dataclass(frozen=True)
-class EndUseRangeSettings:
+class EndUseRangeSettings(_ScalarSettings):
     """config end_uses, the Monte Carlo of the stocks_range rule."""
 
     SECTION: ClassVar[str] = "end_uses"
@@ -149,13 +154,9 @@ class EndUseRangeSettings:
     draws: int
     lifetime_range: float
 
-    @classmethod
-    def from_mapping(cls, section: Mapping[str, Any]) -> EndUseRangeSettings:
-        return _from_scalars(cls, section)
-
 
 @dataclasses.dataclass(frozen=True)
-class SensitivitySettings:
+class SensitivitySettings(_ScalarSettings):
     """config sensitivity, the parts that define the parameter space."""
 
     SECTION: ClassVar[str] = "sensitivity"
@@ -164,10 +165,6 @@ class SensitivitySettings:
     mirror_rules: tuple[str, ...]
     vary_imputation: bool
     p_include_imputed: float
-
-    @classmethod
-    def from_mapping(cls, section: Mapping[str, Any]) -> SensitivitySettings:
-        return _from_scalars(cls, section)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +190,7 @@ class SensitivitySpace:
 
 
 @dataclasses.dataclass(frozen=True)
-class ClientSettings:
+class ClientSettings(_ScalarSettings):
     """The Comtrade client's endpoint and limits (config comtrade; max_records already chosen for
     keyed or keyless use when the workflow was planned, ``keyed`` records which)."""
 
@@ -208,10 +205,6 @@ class ClientSettings:
     timeout_seconds: float
     pause_seconds: float
     max_answer_mb: float
-
-    @classmethod
-    def from_mapping(cls, section: Mapping[str, Any]) -> ClientSettings:
-        return _from_scalars(cls, section)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -358,6 +358,18 @@ def check_balance(
 # ----------------------------------------------------------------------------------------------
 # Tables for one year
 # ----------------------------------------------------------------------------------------------
+def _tonnes(rows: pd.DataFrame, source: str, year: int, whose: str) -> pd.Series:
+    """value_t_reo as numbers, or a ReeflowError naming the countries whose value is missing or < 0."""
+    values = pd.to_numeric(rows["value_t_reo"], errors="coerce")
+    bad = values.isna() | (values < 0)
+    if bad.any():
+        raise ReeflowError(
+            f"{source}: column value_t_reo must be a number >= 0 for {year}, {whose} "
+            f"{sorted(rows.loc[bad, 'country'].astype(str))}; fix or drop those rows"
+        )
+    return values
+
+
 def mining_production_for_year(
     production: pd.DataFrame, year: int, source: str = "production table"
 ) -> pd.Series:
@@ -365,13 +377,7 @@ def mining_production_for_year(
     _require_columns(production, PRODUCTION_COLUMNS, source, "rerun the clean_production rule")
     rows = production[(production["year"] == year) & (production["stage"].astype(str) == "mining")]
     rows = rows[~rows["country"].astype(str).isin(NON_COUNTRIES)]
-    values = pd.to_numeric(rows["value_t_reo"], errors="coerce")
-    bad = values.isna() | (values < 0)
-    if bad.any():
-        raise ReeflowError(
-            f"{source}: column value_t_reo must be a number >= 0 for {year}, countries "
-            f"{sorted(rows.loc[bad, 'country'].astype(str))}; fix or drop those rows"
-        )
+    values = _tonnes(rows, source, year, "countries")
     if rows.empty:
         raise ReeflowError(
             f"{source}: no mine production for {year} (a year no USGS edition covers); add an MCS edition "
@@ -403,13 +409,7 @@ def stage_statistics_for_year(
     unknown = sorted(set(rows["stage"].astype(str)) - set(STAGES))
     if unknown:
         raise ReeflowError(f"{source}: unknown stage(s) {unknown} in {year}; use one of {list(STAGES)}")
-    values = pd.to_numeric(rows["value_t_reo"], errors="coerce")
-    bad = values.isna() | (values < 0)
-    if bad.any():
-        raise ReeflowError(
-            f"{source}: column value_t_reo must be a number >= 0 for {year}, stage statistics of "
-            f"{sorted(rows.loc[bad, 'country'].astype(str))}; fix or drop those rows"
-        )
+    values = _tonnes(rows, source, year, "stage statistics of")
     keys = pd.MultiIndex.from_arrays([rows["stage"].astype(str), rows["country"].astype(str)])
     series = pd.Series(values.to_numpy(dtype=float), index=keys)
     if series.index.duplicated().any():

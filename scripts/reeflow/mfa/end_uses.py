@@ -284,6 +284,8 @@ class ShareModel:
     products: list[str]
     uses: dict[str, str]
     n_years: int
+    apps_at: tuple[list[int], list[int]]  # (region, application) position of each apps key
+    split_at: tuple[list[int], list[int]]  # (application, product) position of each split key
 
     @classmethod
     def build(cls, shares: pd.DataFrame, products: pd.DataFrame, years: Sequence[int]) -> ShareModel:
@@ -292,20 +294,19 @@ class ShareModel:
         app_names = sorted({a for _, a in apps.keys} | {a for a, _ in split.keys})
         product_names = sorted({p for _, p in split.keys})
         uses = products.groupby("product")["use"].first().to_dict()
-        return cls(apps, split, sorted({r for r, _ in apps.keys}), app_names, product_names,
-                   {p: uses[p] for p in product_names}, len(list(years)))  # fmt: skip
+        regions = sorted({r for r, _ in apps.keys})
+        apps_at = ([regions.index(r) for r, _ in apps.keys], [app_names.index(a) for _, a in apps.keys])
+        split_at = ([app_names.index(a) for a, _ in split.keys], [product_names.index(p) for _, p in split.keys])
+        return cls(apps, split, regions, app_names, product_names, {p: uses[p] for p in product_names},
+                   len(list(years)), apps_at, split_at)  # fmt: skip
 
     def arrays(self, share_values: np.ndarray, product_values: np.ndarray) -> ShareArrays:
         """Application share x product split per region and year; within each region and year the
         application shares (and each application's product split) are normalised to one."""
         a = np.zeros((self.n_years, len(self.regions), len(self.applications)))
-        r_index = [self.regions.index(r) for r, _ in self.apps.keys]
-        a_index = [self.applications.index(app) for _, app in self.apps.keys]
-        a[:, r_index, a_index] = self.apps(share_values).T
+        a[:, self.apps_at[0], self.apps_at[1]] = self.apps(share_values).T
         b = np.zeros((self.n_years, len(self.applications), len(self.products)))
-        b_app = [self.applications.index(app) for app, _ in self.split.keys]
-        b_product = [self.products.index(p) for _, p in self.split.keys]
-        b[:, b_app, b_product] = self.split(product_values).T
+        b[:, self.split_at[0], self.split_at[1]] = self.split(product_values).T
         asum = a.sum(axis=2, keepdims=True)
         a = a / np.where(asum > 0, asum, 1.0)
         bsum = b.sum(axis=2, keepdims=True)
