@@ -9,7 +9,7 @@ from reeflow.validate.usgs import write_us_trade_year
 
 def main(smk) -> None:  # type: ignore[no-untyped-def]
     setup_logging(smk.log[0])
-    run_mfa_year(
+    trade, commodities = run_mfa_year(
         trade_path=smk.input.trade,
         production_path=smk.input.production,
         commodities_path=smk.input.commodities,
@@ -19,7 +19,7 @@ def main(smk) -> None:  # type: ignore[no-untyped-def]
         coverage_path=smk.input.coverage,
         world_check_path=smk.input.world_check,
     )
-    write_us_trade_year(smk.input.trade, smk.input.commodities, smk.output.us_trade)
+    write_us_trade_year(trade, commodities, smk.output.us_trade)
 
 
 main(snakemake)  # noqa: F821

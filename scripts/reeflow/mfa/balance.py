@@ -674,8 +674,10 @@ def run_mfa_year(
     outputs: Mapping[str, str],
     coverage_path: str | None = None,
     world_check_path: str | None = None,
-) -> None:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The mfa_year rule: one year's trade, production and coefficients -> resources/mfa/{year}/.
+    Returns the trade and commodity tables it read, for the job's other per-year table (the US
+    trade under every mirror rule), so that the job reads them once.
 
     ``coverage_path``: the year's reporter coverage (clean_trade), which says whose own
     declarations exist; without it no flow is marked unreported. ``world_check_path``: the year's
@@ -704,6 +706,7 @@ def run_mfa_year(
     )
     for name in YEAR_OUTPUTS:
         write_parquet_atomic(tables[name], outputs[name])
+    return trade, commodities
 
 
 def _concat(paths: Sequence[str], what: str) -> pd.DataFrame:

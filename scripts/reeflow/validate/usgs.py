@@ -71,10 +71,9 @@ import pandas as pd
 
 from reeflow.clean.production import edition_rank
 from reeflow.clean.reconcile import RULES, choice_basis, choose_quantity, importer_weights
-from reeflow.commodities import load_commodities
 from reeflow.io import ReeflowError, read_table, write_csv_atomic, write_parquet_atomic
 from reeflow.mfa.balance import reo_flows
-from reeflow.schemas import US_TRADE_BY_RULE_COLUMNS, VALIDATION_TRADE_COLUMNS
+from reeflow.schemas import US_TRADE_BY_RULE_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -213,12 +212,11 @@ def us_trade_by_rules(trade: pd.DataFrame, commodities: pd.DataFrame) -> pd.Data
 
 
 def write_us_trade_year(
-    trade_path: str | os.PathLike[str],
-    commodities_path: str | os.PathLike[str],
-    out_path: str | os.PathLike[str],
+    trade: pd.DataFrame, commodities: pd.DataFrame, out_path: str | os.PathLike[str]
 ) -> pd.DataFrame:
-    """One year's cleaned trade -> its US trade under every mirror rule (Parquet, atomically)."""
-    table = us_trade_by_rules(read_trade([trade_path]), load_commodities(commodities_path))
+    """One year's cleaned trade (as the year's MFA job read it) -> its US trade under every mirror
+    rule (Parquet, atomically)."""
+    table = us_trade_by_rules(trade, commodities)
     write_parquet_atomic(table, out_path)
     return table
 
@@ -609,14 +607,6 @@ def check_central(model: pd.DataFrame, balance: pd.DataFrame, rule: str, years: 
     if (diff > 1e-6 * np.maximum(1.0, exports.reindex(ours.index, fill_value=0.0).abs())).any():
         log.warning("US exports recomputed under %s differ from the balance table in years %s",
                     rule, sorted(diff[diff > 1e-6].index.tolist()))
-
-
-def read_trade(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
-    frames = [read_table(p, VALIDATION_TRADE_COLUMNS, "cleaned trade (rerun clean_trade)", only=True) for p in paths]
-    frames = [f for f in frames if not f.empty]
-    if not frames:
-        return pd.DataFrame(columns=["year", "exporter", "importer", "hs6", "qty_t", "qty_items", "basis", "reexport"])
-    return pd.concat(frames, ignore_index=True)
 
 
 def run_validation(
