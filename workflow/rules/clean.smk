@@ -26,6 +26,7 @@ rule clean_trade:
         "logs/clean/trade_{year}.log",
     benchmark:
         "benchmarks/clean/trade_{year}.tsv"
+    priority: PRIORITY["clean_trade"]
     threads: 1
     resources:
         mem_mb=4000,

@@ -29,6 +29,16 @@ from reeflow.smk import (  # noqa: E402
 )
 
 ENV = "../../envs/reeflow.yaml"
+# Which ready job runs first (higher first; unlisted rules 0). The per-year chain goes depth first
+# (a year's MFA and shocks before the next year's cleaning), and the cross-year jobs on the longest
+# chain (collect_mfa -> stocks, stocks_range -> their figure) and the slowest figures before the
+# quick ones, so that no core idles at the end waiting for one late job. Used with the greedy
+# scheduler of profiles/default, which takes jobs by priority.
+PRIORITY = {
+    "collect_mfa": 60, "stocks": 55, "stocks_range": 55, "collect_shocks": 45, "shocks_year": 40,
+    "mfa_year": 35, "sensitivity_year": 30, "clean_trade": 20,
+    "fig_shock_network": 10, "fig_shocks": 10, "fig_quality": 10,
+}
 YEARS = list(range(config["years"]["start"], config["years"]["end"] + 1))
 if not YEARS:
     raise ValueError(

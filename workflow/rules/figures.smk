@@ -231,6 +231,7 @@ rule fig_quality:
         "logs/figures/fig_quality.log",
     benchmark:
         "benchmarks/figures/fig_quality.tsv"
+    priority: PRIORITY["fig_quality"]
     threads: 1
     resources:
         mem_mb=2000,

@@ -32,6 +32,7 @@ rule mfa_year:
         "logs/mfa/mfa_{year}.log",
     benchmark:
         "benchmarks/mfa/mfa_{year}.tsv"
+    priority: PRIORITY["mfa_year"]
     threads: 1
     resources:
         mem_mb=2000,
@@ -61,6 +62,7 @@ rule collect_mfa:
         "logs/mfa/collect_mfa.log",
     benchmark:
         "benchmarks/mfa/collect_mfa.tsv"
+    priority: PRIORITY["collect_mfa"]
     threads: 1
     resources:
         mem_mb=4000,
@@ -99,6 +101,7 @@ rule stocks:
         "logs/mfa/stocks.log",
     benchmark:
         "benchmarks/mfa/stocks.tsv"
+    priority: PRIORITY["stocks"]
     threads: 1
     resources:
         mem_mb=2000,

@@ -46,6 +46,7 @@ rule sensitivity_year:
         "logs/sensitivity/year_{year}.log",
     benchmark:
         "benchmarks/sensitivity/year_{year}.tsv"
+    priority: PRIORITY["sensitivity_year"]
     threads: 1
     resources:
         mem_mb=3000,
@@ -166,6 +167,7 @@ rule stocks_range:
         "logs/sensitivity/stocks_range.log",
     benchmark:
         "benchmarks/sensitivity/stocks_range.tsv"
+    priority: PRIORITY["stocks_range"]
     threads: 1
     resources:
         mem_mb=2000,

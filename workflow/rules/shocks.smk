@@ -31,6 +31,7 @@ rule shocks_year:
         "logs/shocks/shocks_{year}.log",
     benchmark:
         "benchmarks/shocks/shocks_{year}.tsv"
+    priority: PRIORITY["shocks_year"]
     threads: 1
     resources:
         mem_mb=2000,
@@ -61,6 +62,7 @@ rule collect_shocks:
         "logs/shocks/collect_shocks.log",
     benchmark:
         "benchmarks/shocks/collect_shocks.tsv"
+    priority: PRIORITY["collect_shocks"]
     threads: 1
     resources:
         mem_mb=2000,
@@ -93,6 +95,7 @@ rule fig_shocks:
         "logs/figures/fig_shocks.log",
     benchmark:
         "benchmarks/figures/fig_shocks.tsv"
+    priority: PRIORITY["fig_shocks"]
     threads: 1
     resources:
         mem_mb=2000,
@@ -128,6 +131,7 @@ rule fig_shock_network:
         "logs/figures/fig_shock_network.log",
     benchmark:
         "benchmarks/figures/fig_shock_network.tsv"
+    priority: PRIORITY["fig_shock_network"]
     threads: 1
     resources:
         mem_mb=2000,

@@ -431,7 +431,8 @@ def production_stats_matrix(stats: pd.Series, countries: Sequence[str]) -> np.nd
 def country_index(flows: pd.DataFrame, mining: pd.Series, stage_stats: pd.Series | None = None) -> list[str]:
     """Every country that trades, mines or has a stage statistic in the year, sorted: the index of
     all arrays."""
-    codes = set(flows["exporter"].astype(str)) | set(flows["importer"].astype(str)) | set(mining.index)
+    # unique() first: a Python set over a whole pyarrow-backed column is slow at global scale
+    codes = {*flows["exporter"].astype(str).unique(), *flows["importer"].astype(str).unique(), *mining.index}
     if stage_stats is not None and len(stage_stats):
         codes |= set(stage_stats.index.get_level_values(1))
     return sorted(codes)

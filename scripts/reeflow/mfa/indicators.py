@@ -188,10 +188,10 @@ def network_indicators(pairs: pd.DataFrame, year: int) -> pd.DataFrame:
         rows = rows[rows["reo_t"] > 0]
         if rows.empty:
             continue
-        nodes = np.array(sorted(set(rows["exporter"].astype(str)) | set(rows["importer"].astype(str))))
-        position = {c: i for i, c in enumerate(nodes)}
-        e = rows["exporter"].astype(str).map(position).to_numpy(int)
-        i = rows["importer"].astype(str).map(position).to_numpy(int)
+        # sorted codes of both ends at once (a Python loop over pyarrow strings is slow at global scale)
+        codes, uniques = pd.factorize(pd.concat([rows["exporter"], rows["importer"]]).astype(str), sort=True)
+        nodes = np.asarray(uniques, dtype=str)
+        e, i = codes[: len(rows)], codes[len(rows) :]
         t = rows["reo_t"].to_numpy(float)
         metrics = pd.DataFrame(
             {
@@ -282,7 +282,7 @@ def headline_indicators(
 def headline_inputs(balance: pd.DataFrame, flows: pd.DataFrame) -> dict[str, np.ndarray]:
     """headline_indicators' arguments from one year's balance and flows tables, with one draw:
     the US and China balance rows per stage and their bilateral flows per stage."""
-    present = set(balance["stage"].astype(str)) | set(flows["stage"].astype(str))
+    present = {*balance["stage"].astype(str).unique(), *flows["stage"].astype(str).unique()}
     stages = [*STAGES, *sorted(present - set(STAGES))]
     b = balance.assign(country=balance["country"].astype(str), stage=balance["stage"].astype(str))
     b = b.groupby(["stage", "country"])[["production_t", "imports_t", "exports_t"]].sum()

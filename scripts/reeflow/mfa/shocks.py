@@ -175,6 +175,16 @@ class ShockBatch:
     def size(self) -> int:
         return len(self.names)
 
+    def followed_by(self, other: ShockBatch) -> ShockBatch:
+        """This batch and then ``other``, as one batch (the cascade treats every shock alone, so one
+        call on both costs one pass of array operations per stage instead of two)."""
+        later = other.entries.copy()
+        later[:, 0] += self.size
+        return ShockBatch(
+            [*self.names, *other.names], np.concatenate([self.entries, later]),
+            np.concatenate([self.shares, other.shares]), np.concatenate([self.mine_loss, other.mine_loss]),
+        )  # fmt: skip
+
     def cut(self, stage: int, n: int) -> np.ndarray:
         """(K, n, n) cut share at one stage."""
         out = np.zeros((self.size, n, n))
@@ -323,11 +333,14 @@ def deficit(system: StageSystem, flows: np.ndarray, cuts: tuple[np.ndarray, ...]
     r = int(rank.max()) + 1
     columns = np.zeros((n_shocks, r), dtype=int)
     columns[pairs[:, 0], rank] = pairs[:, 1]
-    u = np.zeros((n_shocks, n, r))
-    np.add.at(u, (k_idx, i_idx, rank[inv]), flows[e_idx, i_idx] * share * system.traced[i_idx])
-    both = system.solve(np.concatenate([b.T, u.transpose(1, 0, 2).reshape(n, n_shocks * r)], axis=1))
+    # One right-hand side per (shock, exporter) pair, none for the padding of shocks of lower rank
+    # (a batch mixes single links with multi-exporter scenarios): the solve is the costly part.
+    u = np.zeros((n, len(pairs)))
+    np.add.at(u, (i_idx, inv), flows[e_idx, i_idx] * share * system.traced[i_idx])
+    both = system.solve(np.concatenate([b.T, u], axis=1))
     y = both[:, :n_shocks].T
-    w = both[:, n_shocks:].reshape(n, n_shocks, r).transpose(1, 0, 2)
+    w = np.zeros((n_shocks, n, r))
+    w[pairs[:, 0], :, rank] = both[:, n_shocks:].T
     m = np.eye(r)[None] + np.take_along_axis(w, columns[:, :, None], axis=1)
     y_cols = np.take_along_axis(y, columns, axis=1)
     d = y - np.einsum("kir,kr->ki", w, np.linalg.solve(m, y_cols[..., None])[..., 0])
@@ -485,7 +498,8 @@ def counterfactual(net: Network, mode: str, pair: tuple[str, str]) -> Network:
 # ----------------------------------------------------------------------------------------------
 def network_from_tables(balance: pd.DataFrame, flows: pd.DataFrame) -> Network:
     """One year's Network from its balance (production_t) and flows (reo_t) tables."""
-    countries = tuple(sorted(set(balance["country"]) | set(flows["exporter"]) | set(flows["importer"])))
+    # unique() first: iterating a whole pyarrow-backed column in Python is slow at global scale
+    countries = tuple(sorted({*balance["country"].unique(), *flows["exporter"].unique(), *flows["importer"].unique()}))
     position = {c: i for i, c in enumerate(countries)}
     stage_pos = {s: i for i, s in enumerate(STAGES)}
     n, n_stages = len(countries), len(STAGES)
@@ -545,19 +559,15 @@ def expected(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.tensordot(weights, values, axes=(0, 0))[None]
 
 
-def orders_table(net: Network, named: ShockRun, links: ShockRun, link_weights: np.ndarray,
-                 names: Sequence[str], year: int, network: str) -> pd.DataFrame:  # fmt: skip
-    """The named scenarios and the expected link failure, every order, as a long table."""
+def orders_table(net: Network, sets: ShockSets, run: ShockRun, year: int, network: str) -> pd.DataFrame:
+    """The named scenarios and the expected link failure, every order, as a long table (``run`` is
+    of ``sets.both``)."""
     orders = {
-        "first_order": np.concatenate([named.first, expected(links.first, link_weights)]),
-        "propagated": np.concatenate(
-            [named.propagated.supply_shortfall, expected(links.propagated.supply_shortfall, link_weights)]
-        ),
-        "rerouted": np.concatenate(
-            [named.rerouted.supply_shortfall, expected(links.rerouted.supply_shortfall, link_weights)]
-        ),
+        "first_order": sets.split(run.first),
+        "propagated": sets.split(run.propagated.supply_shortfall),
+        "rerouted": sets.split(run.rerouted.supply_shortfall),
     }
-    return shortfall_long(net, [*names, EXPECTED_LINK_FAILURE], orders, year, network)
+    return shortfall_long(net, [*sets.named.names, EXPECTED_LINK_FAILURE], orders, year, network)
 
 
 def final_use_shares(net: Network, use_shortfall: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -571,23 +581,33 @@ def final_use_shares(net: Network, use_shortfall: np.ndarray) -> tuple[np.ndarra
     return shares, tonnes
 
 
-def shock_sets(net: Network, specs: Sequence[ShockSpec], max_links: int) -> tuple[ShockBatch, ShockBatch]:
-    return shock_batch(specs, net), link_failures(net, max_links)
+@dataclass(frozen=True)
+class ShockSets:
+    """The named scenarios and the single link failures of one network, and both as one batch."""
+
+    named: ShockBatch
+    links: ShockBatch
+
+    @cached_property
+    def both(self) -> ShockBatch:
+        return self.named.followed_by(self.links)
+
+    def split(self, values: np.ndarray) -> np.ndarray:
+        """Per-shock values of ``both`` (axis 0) -> the named shocks, then the size-weighted
+        expectation over the link failures."""
+        k = self.named.size
+        return np.concatenate([values[:k], expected(values[k:], self.links.weights)])
 
 
-def stabilisation_metrics(net: Network, specs: Sequence[ShockSpec], spare: np.ndarray,
-                          max_links: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def shock_sets(net: Network, specs: Sequence[ShockSpec], max_links: int) -> ShockSets:
+    return ShockSets(shock_batch(specs, net), link_failures(net, max_links))
+
+
+def stabilisation_metrics(net: Network, sets: ShockSets, spare: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Final-stage consumption shortfall after rerouting, shares and tonnes (n_sets, n + 1):
     every named scenario, then the size-weighted expectation over single link failures."""
-    named, links = shock_sets(net, specs, max_links)
-    named_run = cascade(net, named, spare)
-    link_run = cascade(net, links, spare)
-    s_named, t_named = final_use_shares(net, named_run.use_shortfall)
-    s_link, t_link = final_use_shares(net, link_run.use_shortfall)
-    return (
-        np.concatenate([s_named, expected(s_link, links.weights)]),
-        np.concatenate([t_named, expected(t_link, links.weights)]),
-    )
+    shares, tonnes = final_use_shares(net, cascade(net, sets.both, spare).use_shortfall)
+    return sets.split(shares), sets.split(tonnes)
 
 
 def perturbed(net: Network, rng: np.random.Generator, flow_sigma: float, production_sigma: float) -> Network:
@@ -640,11 +660,8 @@ def shocks_year(net: Network, settings: ShockSettings, year: int,
     networks = {ACTUAL: net} | {counterfactual_name(mode): cf for mode, cf in cf_nets.items()}
     frames = []
     for name, network in networks.items():
-        named, links = shock_sets(network, specs, settings.max_links)
-        frames.append(orders_table(
-            network, run_batch(network, named, spare), run_batch(network, links, spare), links.weights,
-            named.names, year, name,
-        ))  # fmt: skip
+        sets = shock_sets(network, specs, settings.max_links)
+        frames.append(orders_table(network, sets, run_batch(network, sets.both, spare), year, name))
     return typed(pd.concat(frames, ignore_index=True), SHOCK_COLUMNS)
 
 
@@ -656,8 +673,11 @@ class Metrics:
     tonnes: np.ndarray
 
 
-def metrics(net: Network, specs: Sequence[ShockSpec], spare: np.ndarray, settings: ShockSettings) -> Metrics:
-    return Metrics(*stabilisation_metrics(net, specs, spare, settings.max_links))
+def metrics(net: Network, specs: Sequence[ShockSpec], spare: np.ndarray, settings: ShockSettings,
+            sets: ShockSets | None = None) -> Metrics:  # fmt: skip
+    """``sets``: the network's shock sets when already built (they do not depend on the spare fraction)."""
+    sets = sets if sets is not None else shock_sets(net, specs, settings.max_links)
+    return Metrics(*stabilisation_metrics(net, sets, spare))
 
 
 def monte_carlo(net: Network, specs: Sequence[ShockSpec], spare: np.ndarray, settings: ShockSettings,
@@ -725,11 +745,12 @@ def stabilisation_year(net: Network, settings: ShockSettings, year: int,
     settings_list = [("configured", spare, float(spare.mean()))] + [
         (f"uniform {f:g}", np.full(len(STAGES), f), f) for f in settings.spare_sweep
     ]
+    sets = {mode: shock_sets(network, specs, settings.max_links) for mode, network in ({ACTUAL: net} | cf_nets).items()}
     frames = []
     for label, fractions, mean in settings_list:
-        actual = metrics(net, specs, fractions, settings)
+        actual = metrics(net, specs, fractions, settings, sets[ACTUAL])
         for mode in settings.counterfactuals:
-            cf = metrics(cf_nets[mode], specs, fractions, settings)
+            cf = metrics(cf_nets[mode], specs, fractions, settings, sets[mode])
             band = draws.get(mode) if label == "configured" else None
             frames.append(stabilisation_rows(net, set_names, actual, cf, year, mode, label, mean, band))
     return typed(pd.concat(frames, ignore_index=True), STABILISATION_COLUMNS)
