@@ -78,6 +78,8 @@ def _numeric(records: pd.DataFrame, name: str) -> pd.Series:
 
 def _as_bool(values: pd.Series) -> pd.Series:
     """Comtrade flags as booleans: JSON true/false, CSV "True"/"False"/1/0; missing is False."""
+    if values.dtype == bool:  # JSON flags without a missing one: already the answer (no text round trip)
+        return values
     text = values.astype("string").str.strip().str.lower()
     return text.isin(["true", "1", "1.0", "yes"]).fillna(False).astype(bool)
 
@@ -137,10 +139,12 @@ def _countries(codes: pd.Series, where: str, field: str) -> tuple[pd.Series, pd.
     if numeric.isna().any():
         raise ReeflowError(f"{where}: field {field} is missing or not a number in {int(numeric.isna().sum())} "
                            "record(s); Comtrade v1 records always carry numeric country codes")  # fmt: skip
-    lookup = {int(c): iso3_from_comtrade(int(c)) for c in numeric.unique()}
-    iso = numeric.astype(int).map(lambda c: lookup[c][0]).astype(str)
-    is_country = numeric.astype(int).map(lambda c: lookup[c][1]).astype(bool)
-    return iso, is_country
+    # Each distinct code is looked up once (a year has a few hundred among ~10^5 records).
+    position, unique = pd.factorize(numeric.astype(int))
+    found = [iso3_from_comtrade(int(c)) for c in unique]
+    iso = np.array([name for name, _ in found], dtype=object)[position]
+    is_country = np.array([country for _, country in found], dtype=bool)[position]
+    return pd.Series(iso, index=codes.index).astype(str), pd.Series(is_country, index=codes.index)
 
 
 def tidy_records(records: pd.DataFrame, where: str) -> pd.DataFrame:
@@ -158,8 +162,7 @@ def tidy_records(records: pd.DataFrame, where: str) -> pd.DataFrame:
         "reporter": reporter, "partner": partner, "flow": flow,
         "classification": hs.fill_revisions(_column(records, "classificationCode"), year),
         "cmd_code": hs.normalise_cmd_code(records["cmdCode"]),
-        "original": ~_column(records, "isOriginalClassification").astype("string").str.lower().isin(
-            ["false", "0"]).fillna(False),
+        "original": _is_original(_column(records, "isOriginalClassification")),
         "reporter_is_country": reporter_is_country, "partner_is_country": partner_is_country,
     }, index=records.index)  # fmt: skip
     frame["is_world"] = frame["partner_code"] == 0
@@ -167,6 +170,13 @@ def tidy_records(records: pd.DataFrame, where: str) -> pd.DataFrame:
     frame = frame.join(quantities(records))
     frame["value_usd"] = values_usd(records, flow)
     return frame
+
+
+def _is_original(flag: pd.Series) -> pd.Series:
+    """isOriginalClassification: only an explicit false (or 0) says a revision is not the original."""
+    if flag.dtype == bool:
+        return flag
+    return ~flag.astype("string").str.lower().isin(["false", "0"]).fillna(False)
 
 
 def quantities(records: pd.DataFrame) -> pd.DataFrame:
@@ -336,11 +346,11 @@ def clean_comtrade_year(
     tariffline_paths: Sequence[str | Path] = (),
 ) -> dict[str, pd.DataFrame]:
     """Every table ``clean_trade`` writes, from one raw Comtrade year file (and its tariff lines)."""
-    from reeflow.acquire.raw import comtrade_records
+    from reeflow.acquire.raw import CLEANING_FIELDS, comtrade_records
     from reeflow.acquire.tariffline import tariffline_records
     from reeflow.clean import quality, reconcile
 
-    records = comtrade_records(raw_path)
+    records = comtrade_records(raw_path, CLEANING_FIELDS)
     lines = [tariffline_records(path) for path in tariffline_paths]
     lines = [frame for frame in lines if not frame.empty]
     if lines:

@@ -164,7 +164,8 @@ def fill_revisions(classification: pd.Series, years: pd.Series) -> pd.Series:
     """classificationCode where it names an HS revision, else the revision in force that year."""
     text = classification.astype("string").str.strip().str.upper()
     valid = text.isin(HS_REVISIONS).fillna(False)
-    fallback = years.astype(int).map(revision_from_year)
+    year = years.astype(int)
+    fallback = year.map({y: revision_from_year(y) for y in year.unique()})  # once per distinct year
     return text.where(valid, fallback).astype(str)
 
 

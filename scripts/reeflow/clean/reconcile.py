@@ -229,8 +229,10 @@ def check_cross_code(rules: Sequence[Mapping[str, Any]], table_codes: Sequence[s
 
 
 def _same_family(codes: pd.Series, code: str) -> pd.Series:
-    """Codes that name ``code``, one of its national lines, or its heading."""
-    return codes.str.startswith(code) | pd.Series([code.startswith(c) for c in codes], index=codes.index, dtype=bool)
+    """Codes that name ``code``, one of its national lines, or its heading (a prefix of ``code``:
+    matched against the prefixes, not by a Python loop over every declaration)."""
+    prefixes = [code[:length] for length in range(len(code) + 1)]
+    return codes.str.startswith(code) | codes.isin(prefixes).astype(bool)
 
 
 def apply_cross_code(

@@ -28,8 +28,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 
 from reeflow.commodities import STAGES
 from reeflow.schemas import HEADLINE_COLUMNS, empty_table
@@ -168,6 +166,10 @@ def shortest_path_betweenness(exporters: np.ndarray, importers: np.ndarray, dist
     Brandes' result; on exact ties one path is credited instead of the split."""
     if n < 3:
         return np.zeros(n)
+    # imported here: the Monte Carlo and the headline use this module without the network measures
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
     graph = sp.csr_matrix((distance, (exporters, importers)), shape=(n, n))
     _, pred = dijkstra(graph, directed=True, return_predecessors=True)
     between = np.zeros(n)

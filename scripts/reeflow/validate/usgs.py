@@ -69,7 +69,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from reeflow.clean.production import edition_rank
 from reeflow.clean.reconcile import RULES, choice_basis, choose_quantity, importer_weights
 from reeflow.io import ReeflowError, read_table, write_csv_atomic, write_parquet_atomic
 from reeflow.mfa.balance import reo_flows
@@ -288,7 +287,7 @@ def usgs_values(salient: pd.DataFrame, items: Mapping[str, Sequence[Sequence[str
         if not candidates:
             continue
         found = pd.concat(candidates, ignore_index=True)
-        found["rank"] = found["edition"].map(edition_rank)
+        found["rank"] = found["edition"].map(_edition_rank)
         found = found.sort_values(["year", "rank", "order", "edition"], ascending=[True, False, True, True])
         best = found.drop_duplicates("year", keep="first")
         out.append(pd.DataFrame({
@@ -307,6 +306,14 @@ def empty_usgs() -> pd.DataFrame:
                          "usgs_statistic": pd.Series(dtype=str)})
 
 
+def _edition_rank(edition: str) -> float:
+    """reeflow.clean.production.edition_rank, imported on use: the year's MFA job imports this module
+    for the US trade table only, and the USGS parsers behind production cost it ~70 ms."""
+    from reeflow.clean.production import edition_rank
+
+    return edition_rank(edition)
+
+
 def usgs_net_exporter(salient: pd.DataFrame, statistic: str = STATUS_STATISTIC) -> pd.DataFrame:
     """year, usgs_code, usgs_edition, usgs_net_exporter from the net import reliance item: code
     "E" (net exporter) is True, a numeric reliance (or ">95" style code) False; latest edition."""
@@ -316,7 +323,7 @@ def usgs_net_exporter(salient: pd.DataFrame, statistic: str = STATUS_STATISTIC) 
     if rows.empty:
         return pd.DataFrame({"year": pd.Series(dtype="int64"), "usgs_code": pd.Series(dtype=str),
                              "usgs_edition": pd.Series(dtype=str), "usgs_net_exporter": pd.Series(dtype=bool)})
-    rows = rows.assign(rank=rows["edition"].map(edition_rank))
+    rows = rows.assign(rank=rows["edition"].map(_edition_rank))
     rows = rows.sort_values(["year", "rank", "edition"], ascending=[True, False, True]).drop_duplicates("year")
     code = rows["code"].where(rows["code"] != "", rows["value"].map(lambda v: f"{v:g}"))
     return pd.DataFrame({
