@@ -10,6 +10,7 @@ import pytest
 from reeflow.io import (
     ReeflowError,
     atomic_path,
+    concat_parquet_to_csv,
     read_json,
     sha256_file,
     write_csv_atomic,
@@ -157,3 +158,32 @@ def test_leftover_part_files_of_a_target_are_removed(tmp_path: Path) -> None:
     kept = [".big.zip.x.abcd1234.part", ".big.zipx.abcd1234.part", "big.zip"]
     assert sorted(p.name for p in tmp_path.iterdir()) == kept
     assert remove_stale_parts(tmp_path / "missing" / "big.zip") == []
+
+
+def test_per_year_tables_stack_into_the_csv_pandas_would_write(tmp_path: Path) -> None:
+    """collect_mfa's arrow-only path: same bytes as concatenating in pandas, empty years left out."""
+    years = [
+        pd.DataFrame({"year": [2000, 2000], "country": ["USA", "CHN"], "value": [1.5, float("nan")]}),
+        pd.DataFrame({"year": pd.Series([], dtype="int64"), "country": pd.Series([], dtype=str),
+                      "value": pd.Series([], dtype=float)}),
+        pd.DataFrame({"year": [2002], "country": ['a "quoted", name'], "value": [1e-12]}),
+    ]  # fmt: skip
+    paths = []
+    for i, frame in enumerate(years):
+        paths.append(tmp_path / f"{i}.parquet")
+        write_parquet_atomic(frame, paths[-1])
+    concat_parquet_to_csv(paths, tmp_path / "arrow.csv", "per-year test")
+    write_csv_atomic(pd.concat([years[0], years[2]], ignore_index=True), tmp_path / "pandas.csv")
+    assert (tmp_path / "arrow.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    assert pd.read_csv(tmp_path / "arrow.csv")["year"].tolist() == [2000, 2000, 2002]
+
+
+def test_a_missing_or_corrupt_year_names_the_file(tmp_path: Path) -> None:
+    good = tmp_path / "good.parquet"
+    write_parquet_atomic(pd.DataFrame({"year": [2000]}), good)
+    with pytest.raises(ReeflowError, match=r"missing\.parquet: no such file \(per-year test\)"):
+        concat_parquet_to_csv([good, tmp_path / "missing.parquet"], tmp_path / "out.csv", "per-year test")
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ReeflowError, match=r"bad\.parquet: cannot read per-year test"):
+        concat_parquet_to_csv([good, tmp_path / "bad.parquet"], tmp_path / "out.csv", "per-year test")
+    assert not (tmp_path / "out.csv").exists()

@@ -125,18 +125,43 @@ def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """CSV through pyarrow's writer (pandas' is ~10x slower on the million-row indicator tables);
     object columns of mixed content fall back to pandas."""
     import pyarrow as pa
+
+    try:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        with atomic_path(path) as tmp:
+            df.to_csv(tmp, index=False)
+        return
+    write_arrow_csv_atomic(table, path, [str(c) for c in df.columns])
+
+
+def write_arrow_csv_atomic(table: Any, path: str | os.PathLike[str], header: Sequence[str] | None = None) -> None:
+    """A pyarrow Table as CSV, the header written as pandas writes it (quoted only where needed)."""
     import pyarrow.csv as pacsv
 
     with atomic_path(path) as tmp:
-        try:
-            table = pa.Table.from_pandas(df, preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            df.to_csv(tmp, index=False)
-            return
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:  # header as pandas writes it
-            csv.writer(handle, lineterminator="\n").writerow([str(c) for c in df.columns])
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle, lineterminator="\n").writerow(list(header if header is not None else table.column_names))
         with open(tmp, "ab") as handle:
             pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+
+
+def concat_parquet_to_csv(paths: Sequence[str | os.PathLike[str]], path: str | os.PathLike[str], what: str) -> None:
+    """Per-year Parquet tables, stacked in order, as one CSV: read and written by pyarrow alone, since
+    a round trip through pandas doubles the time on the millions of rows of the global indicator
+    tables. Empty tables are left out (unless all are empty); the files are checked as read_table does."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
+    for each in map(os.fspath, paths):
+        with _read_errors(each, what):
+            tables.append(pq.read_table(each))
+    kept = [t for t in tables if t.num_rows] or tables[:1]
+    if not kept:
+        write_csv_atomic(pd.DataFrame(), path)
+        return
+    write_arrow_csv_atomic(pa.concat_tables(kept, promote_options="permissive"), path)
 
 
 def read_table(
@@ -149,29 +174,37 @@ def read_table(
     An empty CSV is an empty table with the contract's columns (a step with no data yet). ``only``
     reads just ``columns`` (Parquet), which keeps global-scale reads small."""
     path = os.fspath(path)
-    try:
-        if path.endswith(".parquet"):
-            if only and columns:
-                import pyarrow.parquet as pq
+    with _read_errors(path, what):
+        try:
+            if path.endswith(".parquet"):
+                if only and columns:
+                    import pyarrow.parquet as pq
 
-                present = set(pq.read_schema(path).names)
-                _check_columns(path, present, columns, what)
-                return pd.read_parquet(path, columns=list(columns))
-            table = pd.read_parquet(path)
-        else:
-            table = pd.read_csv(path, dtype={"hs6": str, "hs_code": str, "cmd_code": str})
-    except FileNotFoundError as err:
-        raise ReeflowError(f"{path}: no such file ({what}); run the rule that writes it") from err
-    except pd.errors.EmptyDataError:
-        table = pd.DataFrame(columns=list(columns))
-    except ReeflowError:
-        raise
-    except Exception as err:  # pyarrow and the CSV parser raise several types for corrupt files
-        raise ReeflowError(f"{path}: cannot read {what} ({err}); delete it and rerun the rule that writes it") from err
+                    present = set(pq.read_schema(path).names)
+                    _check_columns(path, present, columns, what)
+                    return pd.read_parquet(path, columns=list(columns))
+                table = pd.read_parquet(path)
+            else:
+                table = pd.read_csv(path, dtype={"hs6": str, "hs_code": str, "cmd_code": str})
+        except pd.errors.EmptyDataError:
+            table = pd.DataFrame(columns=list(columns))
     if table.empty and len(table.columns) == 0:
         table = pd.DataFrame(columns=list(columns))
     _check_columns(path, set(table.columns), columns, what)
     return table
+
+
+@contextlib.contextmanager
+def _read_errors(path: str, what: str) -> Iterator[None]:
+    """A missing or unreadable table as a ReeflowError naming the file and the fix."""
+    try:
+        yield
+    except FileNotFoundError as err:
+        raise ReeflowError(f"{path}: no such file ({what}); run the rule that writes it") from err
+    except ReeflowError:
+        raise
+    except Exception as err:  # pyarrow and the CSV parser raise several types for corrupt files
+        raise ReeflowError(f"{path}: cannot read {what} ({err}); delete it and rerun the rule that writes it") from err
 
 
 def _check_columns(path: str, present: set[str], columns: Sequence[str], what: str) -> None:

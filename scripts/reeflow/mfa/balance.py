@@ -718,16 +718,16 @@ def _concat(paths: Sequence[str], what: str) -> pd.DataFrame:
 
 def collect_mfa(inputs: Mapping[str, Sequence[str]], outputs: Mapping[str, str]) -> None:
     """The collect_mfa rule: per-year files -> the stable public tables under results/."""
-    from reeflow.io import write_csv_atomic, write_parquet_atomic
+    from reeflow.io import concat_parquet_to_csv, write_csv_atomic, write_parquet_atomic
     from reeflow.mfa.indicators import headline_table
 
     balance = _concat(inputs["balance"], "per-year balance")
     write_parquet_atomic(balance[BALANCE_COLUMNS], outputs["balance"])
     write_parquet_atomic(_concat(inputs["flows"], "per-year flows")[FLOW_COLUMNS], outputs["flows"])
     write_parquet_atomic(_concat(inputs["origins"], "per-year origins"), outputs["origins"])
-    write_csv_atomic(_concat(inputs["indicators"], "per-year indicators"), outputs["indicators"])
-    write_csv_atomic(_concat(inputs["disruption"], "per-year disruption"), outputs["disruption"])
-    write_csv_atomic(_concat(inputs["residuals"], "per-year residuals"), outputs["mass_balance"])
+    concat_parquet_to_csv(inputs["indicators"], outputs["indicators"], "per-year indicators")
+    concat_parquet_to_csv(inputs["disruption"], outputs["disruption"], "per-year disruption")
+    concat_parquet_to_csv(inputs["residuals"], outputs["mass_balance"], "per-year residuals")
     headline = headline_table(_concat(inputs["headline"], "per-year headline").to_dict("records"))
     write_csv_atomic(headline, outputs["headline"])
     log.info("collected %d years", len(headline))
