@@ -781,13 +781,13 @@ def run_shocks_year(balance_path: str, flows_path: str, year: int, settings: Sho
 
 def collect_shocks(inputs: Mapping[str, Sequence[str]], outputs: Mapping[str, str]) -> None:
     """The collect_shocks rule: per-year files -> results/tables/{shocks,stabilisation}.csv."""
-    from reeflow.io import read_table, write_csv_atomic
+    from reeflow.io import concat_parquet_to_csv, write_csv_atomic
 
     for name, columns in (("shocks", SHOCK_COLUMNS), ("stabilisation", STABILISATION_COLUMNS)):
-        frames = [read_table(p, what=f"per-year {name}") for p in inputs[name]]
-        frames = [f for f in frames if not f.empty]
-        table = pd.concat(frames, ignore_index=True) if frames else empty_table(columns)
-        write_csv_atomic(typed(table, columns), outputs[name])
+        if inputs[name]:  # the per-year files are typed by shocks_year; stacked in pyarrow alone
+            concat_parquet_to_csv(inputs[name], outputs[name], f"per-year {name}")
+        else:
+            write_csv_atomic(empty_table(columns), outputs[name])
 
 
 def shock_figure_scenario(section: Mapping[str, Any]) -> dict[str, Any]:
