@@ -46,7 +46,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -195,18 +195,28 @@ class ShockBatch:
 
 
 def shock_batch(specs: Sequence[ShockSpec], net: Network) -> ShockBatch:
-    """The configured shocks on this year's network (countries absent this year cut nothing)."""
-    n, n_stages = len(net.countries), net.production.shape[0]
+    """The configured shocks on this year's network (countries absent this year cut nothing).
+
+    Built once per country list: the Monte Carlo's drawn and counterfactual networks all share the
+    year's countries (the arrays are read-only, since the batch is shared)."""
+    for spec in specs:
+        spec.check()
+    return _shock_batch(tuple(specs), net.countries, net.production.shape[0])
+
+
+@lru_cache(maxsize=4)
+def _shock_batch(specs: tuple[ShockSpec, ...], countries: tuple[str, ...], n_stages: int) -> ShockBatch:
+    n = len(countries)
+    position = {c: j for j, c in enumerate(countries)}
     entries: list[tuple[int, int, int, int]] = []
     shares: list[float] = []
     mine_loss = np.zeros((len(specs), n))
     for k, spec in enumerate(specs):
-        spec.check()
-        exporters = [j for c in spec.exporters if (j := net.index(c)) is not None]
+        exporters = [position[c] for c in spec.exporters if c in position]
         if spec.kind == "mine":
             mine_loss[k, exporters] = spec.share
             continue
-        importers = [j for c in spec.importers if (j := net.index(c)) is not None] if spec.importers else range(n)
+        importers = [position[c] for c in spec.importers if c in position] if spec.importers else range(n)
         stages = [STAGES.index(s) for s in spec.stages] if spec.stages else range(n_stages)
         for s in stages:
             for e in exporters:
@@ -214,9 +224,12 @@ def shock_batch(specs: Sequence[ShockSpec], net: Network) -> ShockBatch:
                     if e != i:
                         entries.append((k, s, e, i))
                         shares.append(spec.share)
-    return ShockBatch(
+    batch = ShockBatch(
         [s.name for s in specs], np.asarray(entries, dtype=int).reshape(-1, 4), np.asarray(shares, float), mine_loss
     )
+    for array in (batch.entries, batch.shares, batch.mine_loss):
+        array.setflags(write=False)
+    return batch
 
 
 def _largest_first(values: np.ndarray, count: int) -> np.ndarray:
