@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from cycler import cycler  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.colors import LogNorm, to_rgb  # noqa: E402
 from matplotlib.container import BarContainer  # noqa: E402
@@ -61,6 +62,7 @@ OTHER_COLOURS: tuple[str, ...] = (
 COUNTRY_NAMES = {"USA": "United States", "CHN": "China"}
 
 # Input contracts (docs/data-model.md and the brief of each producing step).
+FLOWS_DRAWN = ("year", "stage", "exporter", "importer", "reo_t")  # what the flow figures read of FLOW_COLUMNS
 ORIGINS_COLUMNS = ("year", "stage", "country", "origin", "share")
 STOCKS_COLUMNS = ("year", "country", "product", "inflow_t", "stock_t", "outflow_t")
 OAT_COLUMNS = ("indicator", "year", "parameter", "low_value", "central_value", "high_value")
@@ -228,6 +230,36 @@ def save_figure(
 def read_table(path: str | os.PathLike[str], columns: Sequence[str]) -> pd.DataFrame:
     """A results table with its contract checked (reeflow.io.read_table), numbers as numbers."""
     return coerce_numeric(io_read_table(path, columns, "figure input"))
+
+
+ParquetFilters = list[tuple[str, str, object]]
+
+
+def read_part(
+    path: str | os.PathLike[str],
+    contract: Sequence[str],
+    use: Sequence[str] | None = None,
+    filters: ParquetFilters | None = None,
+) -> pd.DataFrame:
+    """The part of a figure input that the figure draws: the columns ``use`` (default: the
+    contract's) and, from Parquet, the rows matching ``filters`` (pyarrow's form, applied while
+    reading: a one-year figure reads 5% of the 1.7 M rows of a global flows.parquet). The contract
+    is checked on the file's header as read_table checks it. The plot functions select their rows
+    themselves, so this only saves work: a file that cannot be read this way goes through
+    read_table whole, which names what is wrong with it (missing, empty, incomplete)."""
+    path = os.fspath(path)
+    columns = list(use or contract)
+    try:
+        if path.endswith(".parquet"):
+            import pyarrow.parquet as pq  # pandas has loaded pyarrow already
+
+            if set(contract) <= set(pq.read_schema(path).names):
+                return coerce_numeric(pd.read_parquet(path, columns=columns, filters=filters))
+        elif filters is None and set(contract) <= set(pd.read_csv(path, nrows=0).columns):
+            return coerce_numeric(pd.read_csv(path, usecols=columns))
+    except Exception:  # corrupt, empty or unreadable: read_table below raises the explained error
+        pass
+    return read_table(path, contract)
 
 
 def coerce_numeric(table: pd.DataFrame) -> pd.DataFrame:
@@ -583,7 +615,7 @@ def _draw_network(ax: Axes, graph: nx.DiGraph) -> None:
         edge_colours = [
             COUNTRY_COLOURS.get(u, "#7A7A7A") if u in ("USA", "CHN") else "#7A7A7A" for u, _ in graph.edges
         ]
-        nx.draw_networkx_edges(
+        arrows = nx.draw_networkx_edges(
             graph,
             pos,
             ax=ax,
@@ -595,6 +627,7 @@ def _draw_network(ax: Axes, graph: nx.DiGraph) -> None:
             connectionstyle="arc3,rad=0.12",
             node_size=node_area,
         )
+        out_of_layout(arrows)
     nx.draw_networkx_nodes(
         graph, pos, ax=ax, node_size=node_area, node_color=node_colours, edgecolors="0.25", linewidths=0.4
     )
@@ -603,6 +636,15 @@ def _draw_network(ax: Axes, graph: nx.DiGraph) -> None:
     ax.set_ylim(-1.25, 1.25)
     ax.set_aspect("equal")
     ax.axis("off")
+
+
+def out_of_layout(arrows: Sequence[Artist]) -> None:
+    """Leave a network's arrows out of the constrained layout. They are clipped to their axes, so
+    they never widen its layout box; matplotlib skips such artists only when their clip box equals
+    the axes box to the last bit, which rounding at 300 dpi defeats, and it then computes the Bezier
+    shape of every arrow in every layout pass (a third of fig_shock_network's save)."""
+    for arrow in arrows:
+        arrow.set_in_layout(False)
 
 
 def plot_network(
@@ -958,24 +1000,42 @@ def render_net_trade(balance: str, uncertainty: str, png: str, svg: str, source:
     save_figure(fig, png, svg)
 
 
+def in_years(years: Sequence[int | None]) -> ParquetFilters:
+    """The rows of the figure's years (a figure of no year reads none)."""
+    return [("year", "in", [int(y) for y in years if y is not None])]
+
+
 def render_sankey(flows: str, balance: str, png: str, svg: str, source: str, years: Sequence[int]) -> None:
-    fig = plot_sankey(read_table(flows, FLOW_COLUMNS), read_table(balance, BALANCE_PLOT_COLUMNS), years, source)
+    fig = plot_sankey(
+        read_part(flows, FLOW_COLUMNS, FLOWS_DRAWN, filters=in_years(years)),
+        read_part(balance, BALANCE_PLOT_COLUMNS, filters=in_years(years)),
+        years,
+        source,
+    )
     save_figure(fig, png, svg)
 
 
-def render_bilateral(flows: str, png: str, svg: str, source: str) -> None:
-    save_figure(plot_bilateral(read_table(flows, FLOW_COLUMNS), source), png, svg)
+def render_bilateral(flows: str, png: str, svg: str, source: str, a: str = "USA", b: str = "CHN") -> None:
+    pair = [("exporter", "in", [a, b]), ("importer", "in", [a, b])]
+    save_figure(plot_bilateral(read_part(flows, FLOW_COLUMNS, FLOWS_DRAWN, filters=pair), source, a, b), png, svg)
 
 
-def render_origins(origins: str, png: str, svg: str, source: str, countries: Sequence[str]) -> None:
-    save_figure(plot_origins(read_table(origins, ORIGINS_COLUMNS), countries, source), png, svg)
+def render_origins(
+    origins: str, png: str, svg: str, source: str, countries: Sequence[str], stage: str = "final"
+) -> None:
+    rows = [("country", "in", [str(c) for c in countries]), ("stage", "==", stage)]
+    save_figure(plot_origins(read_part(origins, ORIGINS_COLUMNS, filters=rows), countries, source, stage), png, svg)
 
 
 def render_network(
     flows: str, balance: str, png: str, svg: str, source: str, years: Sequence[int], max_nodes: int = 30
 ) -> None:
     fig = plot_network(
-        read_table(flows, FLOW_COLUMNS), read_table(balance, BALANCE_PLOT_COLUMNS), years, source, max_nodes
+        read_part(flows, FLOW_COLUMNS, FLOWS_DRAWN, filters=in_years(years)),
+        read_part(balance, BALANCE_PLOT_COLUMNS, filters=in_years(years)),
+        years,
+        source,
+        max_nodes,
     )
     save_figure(fig, png, svg)
 

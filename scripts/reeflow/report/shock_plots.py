@@ -18,13 +18,16 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from reeflow.report.plots import (
+    FLOWS_DRAWN,
     OKABE_ITO,
     UNIT,
     add_source,
     apply_theme,
+    in_years,
     network_graph,
     no_data_panel,
-    read_table,
+    out_of_layout,
+    read_part,
     save_figure,
 )
 from reeflow.schemas import BALANCE_PLOT_COLUMNS, FLOW_COLUMNS, SHOCK_COLUMNS, STABILISATION_COLUMNS
@@ -32,6 +35,13 @@ from reeflow.schemas import BALANCE_PLOT_COLUMNS, FLOW_COLUMNS, SHOCK_COLUMNS, S
 log = logging.getLogger(__name__)
 
 WORLD = "WLD"  # as reeflow.mfa.shocks.WORLD (not imported: figure jobs need not load the model)
+# The columns the figures draw: 10 of the stabilisation table's 15 (32 MB at global scale), 7 of the shocks' 8
+SHOCKS_DRAWN = ("year", "network", "scenario", "country", "stage", "order", "shortfall_share")
+NETWORK_SHOCKS_DRAWN = ("year", "network", "scenario", "country", "order", "shortfall_t", "shortfall_share")
+STABILISATION_DRAWN = (
+    "year", "counterfactual", "shock_set", "country", "rerouting", "spare_fraction", "stabilisation", "p05", "p95",
+    "n_draws",
+)  # fmt: skip
 SCENARIO_COLOURS: tuple[str, ...] = (
     OKABE_ITO["vermillion"], OKABE_ITO["blue"], OKABE_ITO["green"], OKABE_ITO["orange"], OKABE_ITO["purple"],
     OKABE_ITO["sky"], OKABE_ITO["black"], OKABE_ITO["yellow"], "#777777",
@@ -50,11 +60,17 @@ def _colours(names: Sequence[str]) -> dict[str, str]:
     return {name: SCENARIO_COLOURS[i % len(SCENARIO_COLOURS)] for i, name in enumerate(names)}
 
 
+def final_rows(shocks: pd.DataFrame, order: str = "rerouted", network: str = "actual") -> pd.DataFrame:
+    """The final-stage rows of one order on one network (a thirtieth of the table: selected once for
+    all the country panels rather than once per panel)."""
+    return shocks[(shocks["network"] == network) & (shocks["order"] == order) & (shocks["stage"] == "final")]
+
+
 def final_shortfall(shocks: pd.DataFrame, country: str, order: str = "rerouted",
                     network: str = "actual") -> pd.DataFrame:  # fmt: skip
     """year x scenario table of a country's final-stage supply shortfall share (0 where no row)."""
-    rows = shocks[(shocks["network"] == network) & (shocks["order"] == order) & (shocks["stage"] == "final")
-                  & (shocks["country"] == country)]  # fmt: skip
+    rows = final_rows(shocks, order, network)
+    rows = rows[rows["country"] == country]
     return rows.pivot_table(index="year", columns="scenario", values="shortfall_share", aggfunc="sum")
 
 
@@ -72,9 +88,14 @@ def _shortfall_panel(ax: Axes, shocks: pd.DataFrame, country: str, colours: Mapp
     ax.xaxis.get_major_locator().set_params(integer=True)
 
 
-def _stabilisation_panel(ax: Axes, stab: pd.DataFrame, counterfactual: str, colours: Mapping[str, str]) -> None:
-    rows = stab[(stab["country"] == WORLD) & (stab["rerouting"] == "configured")
-                & (stab["counterfactual"] == counterfactual)].sort_values("year")  # fmt: skip
+def world_rows(stab: pd.DataFrame, counterfactual: str) -> pd.DataFrame:
+    """The world's stabilisation rows of one counterfactual (what both bottom panels draw)."""
+    return stab[(stab["country"] == WORLD) & (stab["counterfactual"] == counterfactual)]
+
+
+def _stabilisation_panel(ax: Axes, world: pd.DataFrame, counterfactual: str, colours: Mapping[str, str]) -> None:
+    """``world``: world_rows of ``counterfactual``."""
+    rows = world[world["rerouting"] == "configured"].sort_values("year")
     if rows.empty:
         no_data_panel(ax, f"stabilisation ({counterfactual})")
         return
@@ -91,9 +112,9 @@ def _stabilisation_panel(ax: Axes, stab: pd.DataFrame, counterfactual: str, colo
     ax.xaxis.get_major_locator().set_params(integer=True)
 
 
-def _sweep_panel(ax: Axes, stab: pd.DataFrame, counterfactual: str, shock_set: str) -> None:
-    rows = stab[(stab["country"] == WORLD) & (stab["counterfactual"] == counterfactual)
-                & (stab["shock_set"] == shock_set) & (stab["rerouting"] != "configured")]  # fmt: skip
+def _sweep_panel(ax: Axes, world: pd.DataFrame, shock_set: str) -> None:
+    """``world``: world_rows of the counterfactual drawn."""
+    rows = world[(world["shock_set"] == shock_set) & (world["rerouting"] != "configured")]
     if rows.empty:
         no_data_panel(ax, "the spare-fraction sweep")
         return
@@ -117,17 +138,20 @@ def plot_shocks(shocks: pd.DataFrame, stab: pd.DataFrame, source: str,
     the spare fraction moves it for the expected link failure."""
     countries = list(countries) or ["CHN"]
     fig, axes = _figure(2, max(len(countries), 2), 5.6)
-    scenarios = sorted(set(shocks["scenario"]) | set(stab["shock_set"]))
+    # unique() first: iterating 10^5 pyarrow-backed strings one by one takes half a second
+    scenarios = sorted(set(shocks["scenario"].unique()) | set(stab["shock_set"].unique()))
     scenarios = [s for s in scenarios if s != "expected_link_failure"] + ["expected_link_failure"]
     colours = _colours(scenarios)
     years = sorted(int(y) for y in pd.concat([shocks["year"], stab["year"]]).dropna().unique())
+    final = final_rows(shocks)
     for ax, country in zip(axes[0], countries):
-        _shortfall_panel(ax, shocks, country, colours, years)
+        _shortfall_panel(ax, final, country, colours, years)
     for ax in axes[0, len(countries):]:
         ax.set_visible(False)
-    cfs = list(dict.fromkeys(stab["counterfactual"])) if not stab.empty else ["reallocate"]
-    _stabilisation_panel(axes[1, 0], stab, cfs[0], colours)
-    _sweep_panel(axes[1, 1], stab, cfs[0], "expected_link_failure")
+    counterfactual = str(stab["counterfactual"].iloc[0]) if not stab.empty else "reallocate"  # the first one
+    world = world_rows(stab, counterfactual)
+    _stabilisation_panel(axes[1, 0], world, counterfactual, colours)
+    _sweep_panel(axes[1, 1], world, "expected_link_failure")
     for ax in axes[1, 2:]:
         ax.set_visible(False)
     handles = [Line2D([0], [0], color=c, marker="o", markersize=3, label=s) for s, c in colours.items()]
@@ -136,10 +160,15 @@ def plot_shocks(shocks: pd.DataFrame, stab: pd.DataFrame, source: str,
     return fig
 
 
+def scenario_rows(shocks: pd.DataFrame, year: int, scenario: str) -> pd.DataFrame:
+    """One scenario's rows of one year on the actual network (selected once for both orders drawn)."""
+    return shocks[(shocks["network"] == "actual") & (shocks["year"] == year) & (shocks["scenario"] == scenario)]
+
+
 def shortfall_by_country(shocks: pd.DataFrame, year: int, scenario: str, order: str) -> pd.Series:
     """Share of each country's supply (all stages) lost: sum of shortfalls / sum of supplies."""
-    rows = shocks[(shocks["network"] == "actual") & (shocks["year"] == year) & (shocks["scenario"] == scenario)
-                  & (shocks["order"] == order) & (shocks["shortfall_share"] > 0)]  # fmt: skip
+    rows = scenario_rows(shocks, year, scenario)
+    rows = rows[(rows["order"] == order) & (rows["shortfall_share"] > 0)]
     supply = rows["shortfall_t"] / rows["shortfall_share"]
     lost = rows.groupby("country")["shortfall_t"].sum()
     return (lost / supply.groupby(rows["country"]).sum()).fillna(0.0)
@@ -187,9 +216,10 @@ def _draw_shock(ax: Axes, graph: Any, shares: pd.Series, scenario: Mapping[str, 
     for subset, style, colour in ((kept, "solid", "0.55"), (cut, "dashed", OKABE_ITO["vermillion"])):
         if subset:
             widths = [0.3 + 4.0 * graph.edges[e]["weight"] / top for e in subset]
-            nx.draw_networkx_edges(graph, pos, edgelist=subset, ax=ax, width=widths, edge_color=colour, style=style,
-                                   alpha=0.8, arrows=True, arrowsize=5, connectionstyle="arc3,rad=0.12",
-                                   node_size=area)  # fmt: skip
+            arrows = nx.draw_networkx_edges(graph, pos, edgelist=subset, ax=ax, width=widths, edge_color=colour,
+                                            style=style, alpha=0.8, arrows=True, arrowsize=5,
+                                            connectionstyle="arc3,rad=0.12", node_size=area)  # fmt: skip
+            out_of_layout(arrows)
     outline = ["black" if n in mines else "0.3" for n in graph]
     widths = [2.0 if n in mines else 0.4 for n in graph]
     nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=area, node_color=colours, edgecolors=outline, linewidths=widths)
@@ -214,7 +244,8 @@ def plot_shock_network(flows: pd.DataFrame, balance: pd.DataFrame, shocks: pd.Da
         add_source(fig, source)
         return fig
     graph = network_graph(flows, balance, year, max_nodes=max_nodes)
-    lost = {order: shortfall_by_country(shocks, year, name, order) for order in ("propagated", "rerouted")}
+    rows = scenario_rows(shocks, year, name)
+    lost = {order: shortfall_by_country(rows, year, name, order) for order in ("propagated", "rerouted")}
     vmax = max([0.05, *(float(v.max()) for v in lost.values() if len(v))])  # one colour scale for both panels
     for ax, order in zip(axes.flat, ("propagated", "rerouted")):
         if graph.number_of_nodes() == 0:
@@ -229,17 +260,20 @@ def plot_shock_network(flows: pd.DataFrame, balance: pd.DataFrame, shocks: pd.Da
 
 def render_shocks(shocks: str, stabilisation: str, png: str, svg: str, source: str,
                   countries: Sequence[str]) -> None:  # fmt: skip
-    fig = plot_shocks(read_table(shocks, list(SHOCK_COLUMNS)), read_table(stabilisation, list(STABILISATION_COLUMNS)),
-                      source, countries)  # fmt: skip
+    fig = plot_shocks(read_part(shocks, list(SHOCK_COLUMNS), SHOCKS_DRAWN),
+                      read_part(stabilisation, list(STABILISATION_COLUMNS), STABILISATION_DRAWN), source,
+                      countries)  # fmt: skip
     save_figure(fig, png, svg)
 
 
 def render_shock_network(flows: str, balance: str, shocks: str, png: str, svg: str, source: str, year: int,
                          scenario: Mapping[str, Any] | None, max_nodes: int) -> None:  # fmt: skip
     """``year`` 0 means the last year of the shocks table."""
-    table = read_table(shocks, list(SHOCK_COLUMNS))
+    table = read_part(shocks, list(SHOCK_COLUMNS), NETWORK_SHOCKS_DRAWN)
     years = sorted(int(y) for y in table["year"].dropna().unique())
     chosen = year if year else (years[-1] if years else None)
-    fig = plot_shock_network(read_table(flows, FLOW_COLUMNS), read_table(balance, BALANCE_PLOT_COLUMNS), table,
-                             chosen, scenario, source, max_nodes)  # fmt: skip
+    drawn = in_years([chosen])  # the network of one year: read only its rows
+    fig = plot_shock_network(read_part(flows, FLOW_COLUMNS, FLOWS_DRAWN, drawn),
+                             read_part(balance, BALANCE_PLOT_COLUMNS, filters=drawn), table, chosen, scenario, source,
+                             max_nodes)  # fmt: skip
     save_figure(fig, png, svg)
