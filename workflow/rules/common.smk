@@ -35,7 +35,8 @@ ENV = "../../envs/reeflow.yaml"
 # quick ones, so that no core idles at the end waiting for one late job. Used with the greedy
 # scheduler of profiles/default, which takes jobs by priority.
 PRIORITY = {
-    "collect_mfa": 60, "stocks": 55, "stocks_range": 55, "collect_shocks": 45, "shocks_year": 40,
+    "collect_mfa": 60, "stocks": 55, "stocks_range": 55, "collect_sensitivity": 50, "validate": 50,
+    "collect_shocks": 45, "shocks_year": 40,
     "mfa_year": 35, "sensitivity_year": 30, "clean_trade": 20,
     "fig_shock_network": 10, "fig_shocks": 10, "fig_quality": 10,
 }

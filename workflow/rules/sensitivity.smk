@@ -72,6 +72,7 @@ rule collect_sensitivity:
         "logs/sensitivity/collect.log",
     benchmark:
         "benchmarks/sensitivity/collect.tsv"
+    priority: PRIORITY["collect_sensitivity"]
     threads: 1
     resources:
         mem_mb=2000,

@@ -33,6 +33,7 @@ rule validate:
         "logs/validation/validate.log",
     benchmark:
         "benchmarks/validation/validate.tsv"
+    priority: PRIORITY["validate"]
     threads: 1
     resources:
         mem_mb=4000,

@@ -1,0 +1,54 @@
+"""Local scheduling: the default profile takes jobs greedily by the rules' priorities, and every
+priority in workflow/rules/common.smk belongs to the rule that uses it.
+
+Why: a renamed rule would silently drop out of the order (Snakemake accepts any integer), and a rule
+reading another rule's entry would run in the wrong place; the order keeps a one-year rerun from ending
+on one late job while the other core idles."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = ROOT / "workflow" / "rules"
+
+
+def priorities() -> dict[str, int]:
+    """The PRIORITY dict of common.smk, read as a Python literal."""
+    text = (RULES / "common.smk").read_text()
+    literal = re.search(r"^PRIORITY = (\{.*?^\})", text, flags=re.S | re.M)
+    assert literal, "workflow/rules/common.smk defines no PRIORITY dict"
+    return ast.literal_eval(literal.group(1))
+
+
+def rule_priorities() -> dict[str, str]:
+    """Rule -> the PRIORITY key its `priority:` directive reads."""
+    found: dict[str, str] = {}
+    for path in sorted(RULES.glob("*.smk")):
+        parts = re.split(r"^rule (\w+):", path.read_text(), flags=re.M)
+        for name, body in zip(parts[1::2], parts[2::2]):
+            body = re.split(r"^\S", body, maxsplit=1, flags=re.M)[0]
+            if match := re.search(r'^\s+priority: PRIORITY\["(\w+)"\]', body, flags=re.M):
+                found[name] = match.group(1)
+    return found
+
+
+def test_every_priority_is_used_by_its_own_rule() -> None:
+    used = rule_priorities()
+    assert {rule: key for rule, key in used.items() if rule != key} == {}
+    assert set(priorities()) == set(used)
+
+
+def test_the_per_year_chain_runs_depth_first_and_the_collectors_first() -> None:
+    p = priorities()
+    assert p["shocks_year"] > p["mfa_year"] > p["sensitivity_year"] > p["clean_trade"] > 0
+    assert p["collect_mfa"] > p["shocks_year"] and p["stocks"] > p["fig_quality"]
+
+
+def test_the_default_profile_schedules_greedily() -> None:
+    profile = yaml.safe_load((ROOT / "profiles" / "default" / "profile.yaml").read_text())
+    assert profile["scheduler"] == "greedy"
