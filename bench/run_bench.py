@@ -245,10 +245,10 @@ def main() -> None:
 
     sens = rules[rules.index.str.startswith("sensitivity/")]
     print("\n## Whole workflow (2 cores)")
-    print(f"full run from cached raw data, cold: {cold_s:8.1f} s   (aim < 120 s); "
+    print(f"full run from cached raw data, cold: {cold_s:8.1f} s   (aim < 90 s, issue #13); "
           f"peak memory of one process: {cold_peak:.0f} MB")  # fmt: skip
     print(f"warm run, nothing to do:             {warm_s:8.1f} s   ('Nothing to be done': {nothing})")
-    print(f"rerun after {change_year}'s raw data changed:  {rerun_s:8.1f} s   (aim < 20 s)")
+    print(f"rerun after {change_year}'s raw data changed:  {rerun_s:8.1f} s   (aim < 15 s, issue #13)")
     print(f"  planned jobs: {planned_jobs(plan)}")
     print(f"Monte Carlo ({args.draws} draws x {len(years)} years): {sens['total_s'].sum():.1f} s of job time, "
           f"peak {sens['peak_mb'].max():.0f} MB")  # fmt: skip

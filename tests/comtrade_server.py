@@ -1,4 +1,4 @@
-"""A local stand-in for the Comtrade v1 API: a threaded HTTP server on 127.0.0.1, scripted per request.
+"""A local stand-in for the Comtrade v1 API: the test HTTP stub (http_stub.py) with Comtrade's answers.
 
 Answers come from a queue of canned ``Answer``s (served in order), then from a handler function
 (for example ``filtering_handler``, which answers like Comtrade from a pool of records and truncates
@@ -10,49 +10,14 @@ shared folder, read in place.
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from http_stub import Answer, Handler, Recorded, StubServer, free_port
 
 from reeflow.acquire.raw import V1_FIELDS  # noqa: E402  (the 47 fields of a Comtrade v1 record)
-
-
-@dataclass
-class Recorded:
-    """One request as the server saw it."""
-
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-
-
-@dataclass
-class Answer:
-    """A canned answer; ``drop`` closes the connection without answering (a network failure),
-    ``delay`` waits that many seconds first (a slow server, for timeouts), ``truncate_at`` sends only
-    that many bytes of the body under the full Content-Length, then closes (a cut download);
-    without ``send_length`` the body goes without Content-Length, ended by closing the connection."""
-
-    status: int = 200
-    body: str | bytes = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = "application/json"
-    drop: bool = False
-    delay: float = 0.0
-    truncate_at: int | None = None
-    send_length: bool = True
-
-
-Handler = Callable[[Recorded], Answer]
 
 
 def envelope(records: list[dict[str, Any]], error: str = "") -> str:
@@ -130,105 +95,7 @@ def real_year_handler(real_dir: Path) -> Handler:
     return handle
 
 
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (for connection-refused tests)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ComtradeServer:
-    """The scripted server; use as a context manager or through the ``comtrade_server`` fixture."""
-
-    def __init__(self, handler: Handler | None = None) -> None:
-        self.handler = handler
-        self.answers: deque[Answer] = deque()
-        self.requests: list[Recorded] = []
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._request_handler_class())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def queue(self, *answers: Answer) -> ComtradeServer:
-        """Serve these answers, in order, before falling back on the handler."""
-        with self._lock:
-            self.answers.extend(answers)
-        return self
-
-    def _answer(self, request: Recorded) -> Answer:
-        with self._lock:
-            self.requests.append(request)
-            if self.answers:
-                return self.answers.popleft()
-        if self.handler is None:
-            return Answer(status=500, body="no answer scripted", content_type="text/plain")
-        return self.handler(request)
-
-    def _request_handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                parts = urlsplit(self.path)
-                request = Recorded(
-                    path=parts.path, query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-                    headers={k: v for k, v in self.headers.items()},
-                )  # fmt: skip
-                answer = server._answer(request)
-                if answer.delay:
-                    time.sleep(answer.delay)  # bounded: the tests' delays are a second or two
-                if answer.drop:
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                body = answer.body.encode("utf-8") if isinstance(answer.body, str) else answer.body
-                try:
-                    self.send_response(answer.status)
-                    self.send_header("Content-Type", answer.content_type)
-                    if answer.send_length:
-                        self.send_header("Content-Length", str(len(body)))
-                    for name, value in answer.headers.items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    if answer.truncate_at is not None:
-                        self.wfile.write(body[: answer.truncate_at])
-                        self.wfile.flush()
-                        self.close_connection = True
-                        self.connection.shutdown(socket.SHUT_RDWR)
-                        return
-                    self.wfile.write(body)
-                    if not answer.send_length:
-                        self.wfile.flush()
-                        self.close_connection = True
-                        self.connection.shutdown(socket.SHUT_RDWR)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
-                    self.close_connection = True
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (quiet test output)
-                pass
-
-        return _Handler
-
-    def start(self) -> ComtradeServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> ComtradeServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+ComtradeServer = StubServer  # the Comtrade stand-in is the generic stub with the handlers above
 
 
 @pytest.fixture
@@ -278,3 +145,8 @@ def availability_handler(availability: list[dict[str, Any]], data: Handler) -> H
         return Answer(body=envelope(hits))
 
     return handle
+
+
+__all__ = ["Answer", "ComtradeServer", "Handler", "Recorded", "availability_handler", "availability_record",
+           "comtrade_server", "envelope", "filtering_handler", "free_port", "is_availability", "real_year_handler",
+           "record_key", "synthetic_record"]

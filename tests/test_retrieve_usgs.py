@@ -8,13 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
-from collections import deque
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from http_stub import Answer, StubServer
 
 from reeflow.acquire.usgs import retrieve_usgs
 from reeflow.http import HttpError
@@ -26,44 +24,21 @@ CSV_BODY = (
 XLSX_LIKE = b"PK\x03\x04" + b"SYNTHETIC workbook bytes" * 10
 
 
-class Server:
-    """Serves a queue of (status, body, content type); records how many requests came."""
+class Server(StubServer):
+    """The test HTTP stub serving a queue of (status, body, content type), then 404s."""
 
     def __init__(self) -> None:
-        self.answers: deque[tuple[int, bytes, str]] = deque()
-        self.requests = 0
-        outer = self
+        super().__init__(lambda request: Answer(status=404, body=b"gone", content_type="text/plain"))
+        self.url = self.base_url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                outer.requests += 1
-                status, body, ctype = outer.answers.popleft() if outer.answers else (404, b"gone", "text/plain")
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def queue(self, *answers: tuple[int, bytes, str]) -> None:
-        self.answers.extend(answers)
+    def queue(self, *answers: tuple[int, bytes, str]) -> Server:  # type: ignore[override]
+        return super().queue(*(Answer(status=s, body=b, content_type=c) for s, b, c in answers))  # type: ignore[return-value]
 
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    srv = Server()
-    srv.thread.start()
-    try:
+    with Server() as srv:
         yield srv
-    finally:
-        srv.httpd.shutdown()
-        srv.httpd.server_close()
 
 
 def paths(tmp_path: Path, kind: str, name: str) -> tuple[Path, Path]:
@@ -82,7 +57,7 @@ def test_retries_a_500_then_saves_byte_for_byte(server: Server, tmp_path: Path) 
     server.queue((500, b"busy", "text/plain"), (200, CSV_BODY, "text/csv"))
     raw, provenance = paths(tmp_path, "mcs", "mcs2099-raree_world.csv")
     record = retrieve_usgs(url_entry(f"{server.url}/world.csv"), raw, provenance, max_tries=3, backoff_seconds=0)
-    assert server.requests == 2
+    assert len(server.requests) == 2
     assert raw.read_bytes() == CSV_BODY
     saved = json.loads(provenance.read_text())
     assert saved == record
@@ -98,7 +73,7 @@ def test_404_is_a_clear_error_and_writes_nothing(server: Server, tmp_path: Path)
     with pytest.raises(HttpError, match="404") as err:
         retrieve_usgs(url_entry(f"{server.url}/x.csv", name="x.csv"), raw, provenance, max_tries=3, backoff_seconds=0)
     assert err.value.status == 404 and "USGS mcs/x.csv" in str(err.value)
-    assert server.requests == 1  # a 404 is not retried
+    assert len(server.requests) == 1  # a 404 is not retried
     assert files_in(tmp_path) == []
 
 
@@ -115,7 +90,7 @@ def test_gives_up_after_max_tries(server: Server, tmp_path: Path) -> None:
     raw, provenance = paths(tmp_path, "mcs", "x.csv")
     with pytest.raises(HttpError, match="gave up after 3 tries"):
         retrieve_usgs(url_entry(f"{server.url}/x", name="x.csv"), raw, provenance, max_tries=3, backoff_seconds=0)
-    assert server.requests == 3 and files_in(tmp_path) == []
+    assert len(server.requests) == 3 and files_in(tmp_path) == []
 
 
 def test_workbook_kind_checks_the_zip_signature(server: Server, tmp_path: Path) -> None:
@@ -151,7 +126,7 @@ def test_a_download_over_max_file_mb_stops_and_writes_nothing(server: Server, tm
     url = f"{server.url}/world.csv"
     with pytest.raises(ReeflowError, match=rf"{url}.*larger than 20 bytes.*config usgs\.max_file_mb"):
         retrieve_usgs(url_entry(url), raw, provenance, max_tries=3, backoff_seconds=0, max_bytes=20)
-    assert server.requests == 1 and files_in(tmp_path) == []  # not retried
+    assert len(server.requests) == 1 and files_in(tmp_path) == []  # not retried
 
 
 def test_a_local_file_over_max_file_mb_is_refused(tmp_path: Path) -> None:

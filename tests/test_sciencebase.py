@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections import defaultdict, deque
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
+from http_stub import Answer, Recorded, StubServer
 from snakemake.utils import validate
 
 from reeflow.acquire.sciencebase import parse_item, pick_file
@@ -45,33 +43,24 @@ WORLD_ALL = (
 
 
 class ScienceBase:
-    """A ScienceBase stand-in: routes by path; each path answers from its queue, then its default."""
+    """A ScienceBase stand-in on the test HTTP stub: routes by path; each path answers from its queue,
+    then its default (status, body, content type), else 404."""
 
     def __init__(self) -> None:
         self.queues: dict[str, deque[tuple[int, bytes, str]]] = defaultdict(deque)
         self.defaults: dict[str, tuple[int, bytes, str]] = {}
-        self.requests: list[tuple[str, dict[str, list[str]]]] = []
-        outer = self
+        self.server = StubServer(self._route)
+        self.url = self.server.base_url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                parts = urlsplit(self.path)
-                outer.requests.append((parts.path, parse_qs(parts.query)))
-                queue = outer.queues[parts.path]
-                answer = queue.popleft() if queue else outer.defaults.get(parts.path)
-                status, body, ctype = answer or (404, b"no such item", "text/plain")
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    def _route(self, request: Recorded) -> Answer:
+        queue = self.queues[request.path]
+        answer = queue.popleft() if queue else self.defaults.get(request.path)
+        status, body, ctype = answer or (404, b"no such item", "text/plain")
+        return Answer(status=status, body=body, content_type=ctype)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+    @property
+    def requests(self) -> list[Recorded]:
+        return self.server.requests
 
     def file_entry(self, name: str, body: bytes, *, checksum: dict | None | str = "md5", size: int | None = None):
         """A file as the item JSON lists it, served at /catalog/file/get/{item}?f=__disk__{name}."""
@@ -91,18 +80,14 @@ class ScienceBase:
         self.defaults[f"/catalog/item/{item}"] = (200, body.encode(), "application/json")
 
     def paths(self) -> list[str]:
-        return [path for path, _ in self.requests]
+        return [request.path for request in self.requests]
 
 
 @pytest.fixture
 def sb() -> Iterator[ScienceBase]:
-    server = ScienceBase()
-    server.thread.start()
-    try:
-        yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
+    site = ScienceBase()
+    with site.server:
+        yield site
 
 
 def entry(sb: ScienceBase, file: str, kind: str = "mcs", name: str = "mcs2025-raree_salient.csv") -> dict:
@@ -135,8 +120,8 @@ def test_pattern_picks_the_file_verifies_md5_and_records_provenance(sb: ScienceB
     assert sbr["checksum"] == {"type": "md5", "value": hashlib.md5(SALIENT).hexdigest(), "verified": True}
     assert saved["retrieved_at"].endswith("Z")
     # the item JSON was asked for with the documented query, then the file
-    item_path, query = sb.requests[0]
-    assert item_path == f"/catalog/item/{ITEM}" and query == {"format": ["json"], "fields": ["title,files"]}
+    first = sb.requests[0]
+    assert first.path == f"/catalog/item/{ITEM}" and first.query == {"format": "json", "fields": "title,files"}
     assert sb.paths()[1:] == [f"/catalog/file/get/{ITEM}/mcs2025-rareee_salient.csv"]
     assert parse_usgs_file(raw, "mcs", "MCS2025")["year"].max() == 2024
 
