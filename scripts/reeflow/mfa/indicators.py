@@ -172,14 +172,16 @@ def shortest_path_betweenness(exporters: np.ndarray, importers: np.ndarray, dist
 
     graph = sp.csr_matrix((distance, (exporters, importers)), shape=(n, n))
     _, pred = dijkstra(graph, directed=True, return_predecessors=True)
+    # every source's predecessor tree walked one step at a time, all sources at once: each step
+    # credits the node that the (source, target) pairs still on their way back pass through
     between = np.zeros(n)
-    for source in range(n):
-        node = pred[source].copy()
-        active = (node >= 0) & (node != source)
-        while active.any():
-            np.add.at(between, node[active], 1.0)
-            node = np.where(active, pred[source, np.where(active, node, 0)], -1)
-            active = (node >= 0) & (node != source)
+    sources = np.arange(n)[:, None]
+    node = pred.copy()
+    active = (node >= 0) & (node != sources)
+    while active.any():
+        between += np.bincount(node[active], minlength=n)
+        node = np.where(active, pred[sources, np.where(active, node, 0)], -1)
+        active = (node >= 0) & (node != sources)
     return between / ((n - 1) * (n - 2))
 
 
