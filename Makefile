@@ -12,6 +12,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# Bytecode for the editable package too (pip compiles only what it copies): every job imports
+	# reeflow afresh, and compiling its modules costs a job 30-50 ms when no .pyc can be written.
+	$(BIN)/python -m compileall -q scripts/reeflow
 	touch $@
 
 # SNAKEMAKE_ARGS: extra options, e.g. a BACI mirror: make reproduce SNAKEMAKE_ARGS="--config 'baci={url: ...}'"
