@@ -11,6 +11,7 @@ from reeflow.io import (
     ReeflowError,
     atomic_path,
     concat_parquet_to_csv,
+    keep_freed_memory,
     read_json,
     sha256_file,
     write_csv_atomic,
@@ -187,3 +188,13 @@ def test_a_missing_or_corrupt_year_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ReeflowError, match=r"bad\.parquet: cannot read per-year test"):
         concat_parquet_to_csv([good, tmp_path / "bad.parquet"], tmp_path / "out.csv", "per-year test")
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_the_allocator_keeps_freed_memory_on_glibc_and_is_a_no_op_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctypes
+    import platform
+
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert keep_freed_memory() is True
+    monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: (_ for _ in ()).throw(OSError("no libc")))
+    assert keep_freed_memory() is False

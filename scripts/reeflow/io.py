@@ -236,6 +236,26 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         ) from err
 
 
+def keep_freed_memory(mmap_mb: int = 64, trim_mb: int = 256) -> bool:
+    """Ask glibc's allocator to keep freed memory for reuse (returns whether it could).
+
+    A job that allocates and frees the same large arrays hundreds of times (the shock Monte Carlo:
+    one network of 249 x 249 x 5 flows per draw) otherwise gets each one as fresh pages from the
+    kernel, which are then zeroed and faulted in again: 300k page faults and a seventh of its CPU
+    time. Arrays up to ``mmap_mb`` come from the heap instead of their own mapping, and up to
+    ``trim_mb`` of free heap is kept; peak memory is unchanged. A no-op off glibc (macOS, musl)."""
+    import ctypes
+    import ctypes.util
+
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameters (malloc.h)
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(m_mmap_threshold, mmap_mb << 20)) and bool(mallopt(m_trim_threshold, trim_mb << 20))
+
+
 def setup_logging(log_file: str | os.PathLike[str] | None = None, level: int = logging.INFO) -> None:
     """Send this process's log records (and uncaught tracebacks) to the rule's log file."""
     handlers: list[logging.Handler] = [logging.StreamHandler()]

@@ -7,13 +7,14 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from reeflow.io import setup_logging  # noqa: E402
+from reeflow.io import keep_freed_memory, setup_logging  # noqa: E402
 from reeflow.mfa.shocks import run_shocks_year  # noqa: E402
 from reeflow.settings import ShockSettings  # noqa: E402
 
 
 def main(smk) -> None:  # type: ignore[no-untyped-def]
     setup_logging(smk.log[0])
+    keep_freed_memory()  # the Monte Carlo frees and reallocates the same large arrays per draw
     run_shocks_year(
         balance_path=smk.input.balance,
         flows_path=smk.input.flows,
