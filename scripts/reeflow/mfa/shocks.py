@@ -243,9 +243,10 @@ def _largest_first(values: np.ndarray, count: int) -> np.ndarray:
     return candidates[np.argsort(-values[candidates], kind="stable")][:count]
 
 
-def link_failures(net: Network, max_links: int) -> ShockBatch:
+def link_failures(net: Network, max_links: int, report: bool = True) -> ShockBatch:
     """Every bilateral link (exporter -> importer, all stages) failing alone, the largest
-    ``max_links`` of them, weighted by their size (t REO-eq summed over stages; weights sum to 1)."""
+    ``max_links`` of them, weighted by their size (t REO-eq summed over stages; weights sum to 1).
+    ``report``: log the share of the flows they carry (not for each Monte Carlo network)."""
     size = net.flows.sum(axis=0)
     e_idx, i_idx = np.nonzero(size > MIN_T)
     order = _largest_first(size[e_idx, i_idx], max_links)
@@ -257,7 +258,7 @@ def link_failures(net: Network, max_links: int) -> ShockBatch:
     ).reshape(-1, 4)
     weights = size[e_idx, i_idx]
     total = size.sum()
-    if k:
+    if k and report:
         log.info("link failures: %d links carry %.1f%% of the flows", k, 100 * weights.sum() / total)
     names = [f"{net.countries[e]}->{net.countries[i]}" for e, i in zip(e_idx, i_idx, strict=True)]
     return ShockBatch(
@@ -612,8 +613,8 @@ class ShockSets:
         return np.concatenate([values[:k], expected(values[k:], self.links.weights)])
 
 
-def shock_sets(net: Network, specs: Sequence[ShockSpec], max_links: int) -> ShockSets:
-    return ShockSets(shock_batch(specs, net), link_failures(net, max_links))
+def shock_sets(net: Network, specs: Sequence[ShockSpec], max_links: int, report: bool = True) -> ShockSets:
+    return ShockSets(shock_batch(specs, net), link_failures(net, max_links, report))
 
 
 def stabilisation_metrics(net: Network, sets: ShockSets, spare: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -706,9 +707,10 @@ def monte_carlo(net: Network, specs: Sequence[ShockSpec], spare: np.ndarray, set
     for _ in range(settings.draws):
         drawn = perturbed(net, rng, settings.flow_sigma, settings.production_sigma)
         drawn_spare = spare * rng.uniform(1.0 - settings.spare_range, 1.0 + settings.spare_range)
-        actual = metrics(drawn, specs, drawn_spare, settings)
+        actual = metrics(drawn, specs, drawn_spare, settings, shock_sets(drawn, specs, settings.max_links, False))
         for mode in settings.counterfactuals:
-            cf = metrics(counterfactual(drawn, mode, settings.pair), specs, drawn_spare, settings)
+            cf_net = counterfactual(drawn, mode, settings.pair)
+            cf = metrics(cf_net, specs, drawn_spare, settings, shock_sets(cf_net, specs, settings.max_links, False))
             out[mode].append(cf.shares - actual.shares)
     return {mode: np.asarray(values) for mode, values in out.items()}
 
