@@ -64,10 +64,10 @@ def test_slurm_run_evidence_is_read_from_the_executor_log(tmp_path: Path) -> Non
     (logs / "group_year").mkdir(parents=True)
     (logs / "group_year" / "12.log").write_text("Finished jobid: 2 (Rule: clean_trade)\n")
     problems = run_slurm_check.check_slurm_jobs(tmp_path, log, jobcomp, {"clean_trade": 1, "stocks": 1, "all": 1})
-    assert any("13" in p and "FAILED" in p for p in problems)
-    assert any("13" in p and "no log" in p for p in problems)
+    assert any("job 13 " in p and "FAILED" in p for p in problems)
+    assert any("job 13 " in p and "no log" in p for p in problems)
     assert any("['stocks']" in p for p in problems)  # its job failed and left no record of the rule
-    assert not any("12" in p for p in problems)
+    assert not any("job 12 " in p for p in problems)  # not "12" alone: tmp_path may hold it (pytest-1712)
     queue = run_slurm_check.check_queue(subs, {"12": "COMPLETED", "13": "FAILED"})
     assert queue == ["squeue lists SLURM job 13 (rule_stocks) as FAILED"]
 
