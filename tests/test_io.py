@@ -198,3 +198,11 @@ def test_the_allocator_keeps_freed_memory_on_glibc_and_is_a_no_op_elsewhere(monk
         assert keep_freed_memory() is True
     monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: (_ for _ in ()).throw(OSError("no libc")))
     assert keep_freed_memory() is False
+
+
+def test_years_typed_differently_are_still_stacked(tmp_path: Path) -> None:
+    """A column that is text one year and numbers another cannot be stacked by pyarrow; pandas can."""
+    write_parquet_atomic(pd.DataFrame({"year": [2000], "code": ["2846"]}), tmp_path / "a.parquet")
+    write_parquet_atomic(pd.DataFrame({"year": [2001], "code": [2846]}), tmp_path / "b.parquet")
+    concat_parquet_to_csv([tmp_path / "a.parquet", tmp_path / "b.parquet"], tmp_path / "out.csv", "per-year test")
+    assert (tmp_path / "out.csv").read_text().splitlines() == ["year,code", "2000,2846", "2001,2846"]

@@ -161,7 +161,12 @@ def concat_parquet_to_csv(paths: Sequence[str | os.PathLike[str]], path: str | o
     if not kept:
         write_csv_atomic(pd.DataFrame(), path)
         return
-    write_arrow_csv_atomic(pa.concat_tables(kept, promote_options="permissive"), path)
+    try:
+        stacked = pa.concat_tables(kept, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # years typed differently: let pandas reconcile them
+        write_csv_atomic(pd.concat([t.to_pandas() for t in kept], ignore_index=True), path)
+        return
+    write_arrow_csv_atomic(stacked, path)
 
 
 def read_table(
