@@ -518,3 +518,34 @@ def test_the_written_out_theme_is_seaborns() -> None:
             assert got[key] == pytest.approx(value), key
         else:
             assert got[key] == value, key
+
+
+def _flows(year_type: type = int) -> pd.DataFrame:
+    """SYNTHETIC flows of two years in the flows table's columns."""
+    return pd.DataFrame({
+        "year": [year_type(2020), year_type(2021), year_type(2021)], "stage": ["mining", "mining", "metal"],
+        "exporter": ["USA", "USA", "CHN"], "importer": ["CHN", "CHN", "JPN"], "hs6": ["253090", "253090", "028053"],
+        "reo_t": [1.0, 2.0, 3.0], "basis": ["reported", "reported", "mirror"],
+    })  # fmt: skip
+
+
+def test_a_figure_reads_only_its_years_and_columns_of_a_flows_file(tmp_path: Path) -> None:
+    path = tmp_path / "flows.parquet"
+    _flows().to_parquet(path, index=False)
+    part = plots.read_part(path, plots.FLOW_COLUMNS, plots.FLOWS_DRAWN, filters=plots.in_years([2021]))
+    whole = plots.read_table(path, plots.FLOW_COLUMNS)
+    expected = whole[whole["year"] == 2021][list(plots.FLOWS_DRAWN)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part.reset_index(drop=True), expected)
+
+
+def test_a_file_the_partial_read_cannot_filter_is_read_whole_and_checked(tmp_path: Path) -> None:
+    text_years = tmp_path / "text_years.parquet"
+    _flows(str).to_parquet(text_years, index=False)  # years as text: the year filter does not apply
+    assert len(plots.read_part(text_years, plots.FLOW_COLUMNS, plots.FLOWS_DRAWN, plots.in_years([2021]))) == 3
+    incomplete = tmp_path / "incomplete.parquet"
+    _flows().drop(columns="reo_t").to_parquet(incomplete, index=False)
+    with pytest.raises(ReeflowError, match=r"incomplete\.parquet: missing column\(s\) reo_t"):
+        plots.read_part(incomplete, plots.FLOW_COLUMNS, plots.FLOWS_DRAWN, plots.in_years([2021]))
+    codes = tmp_path / "codes.csv"
+    _flows().to_csv(codes, index=False)
+    assert plots.read_part(codes, plots.FLOW_COLUMNS, ["hs6"])["hs6"].tolist() == ["253090", "253090", "028053"]

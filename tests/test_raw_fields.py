@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -22,15 +21,19 @@ COMMODITIES: list[dict[str, str]] = [
 ]
 
 
-def _names_in(module: Any) -> set[str]:
+def _names_in(path: Path) -> set[str]:
     """Every string constant and attribute name in a module's source (field names, r.reporterCode)."""
-    tree = ast.parse(Path(module.__file__).read_text())
+    tree = ast.parse(path.read_text())
     strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     return strings | {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
 
 
 def test_cleaning_fields_hold_every_v1_field_the_cleaning_names() -> None:
-    named = _names_in(declarations) & set(V1_FIELDS)
+    """Every module of reeflow.clean, not only declarations.py: a field read anywhere in the cleaning
+    but left out of CLEANING_FIELDS would be silently missing (all-NaN) there."""
+    modules = sorted(Path(declarations.__file__).parent.glob("*.py"))
+    assert Path(declarations.__file__) in modules
+    named = set().union(*(_names_in(path) for path in modules)) & set(V1_FIELDS)
     assert named <= set(CLEANING_FIELDS), sorted(named - set(CLEANING_FIELDS))
     assert set(ESSENTIAL_FIELDS) <= set(CLEANING_FIELDS) <= set(V1_FIELDS)
     assert len(set(CLEANING_FIELDS)) == len(CLEANING_FIELDS)

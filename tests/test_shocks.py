@@ -139,6 +139,27 @@ def test_the_fast_paths_equal_the_definitions(seed: int) -> None:
         np.testing.assert_allclose(sparse[1], dense[1], atol=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_named_shocks_and_link_failures_in_one_batch_equal_two_batches(seed: int) -> None:
+    """The year's tables run both sets as one cascade (ShockSets.both): each shock must come out as
+    if it ran alone, whatever the rank of its neighbours in the batch (a two-exporter scenario beside
+    single links and a mine outage)."""
+    net = random_network(seed)
+    specs = [sh.ShockSpec("pair", exporters=("C0", "C1"), importers=("C0", "C1")),
+             sh.ShockSpec("mine", kind="mine", exporters=("C2",), share=0.5),
+             sh.ShockSpec("ban", exporters=("C3",), share=0.4)]  # fmt: skip
+    sets = sh.shock_sets(net, specs, max_links=6)
+    assert sets.both.size == len(specs) + sets.links.size
+    for spare in (0.0, 0.3):
+        both = sh.cascade(net, sets.both, spare)
+        named, links = sh.cascade(net, sets.named, spare), sh.cascade(net, sets.links, spare)
+        for field in ("supply_shortfall", "use_shortfall", "rerouted", "ratio"):
+            np.testing.assert_allclose(getattr(both, field),
+                                       np.concatenate([getattr(named, field), getattr(links, field)]), atol=1e-12)
+        expected = np.tensordot(sets.links.weights, links.use_shortfall, axes=(0, 0))
+        np.testing.assert_allclose(sets.split(both.use_shortfall)[-1], expected, atol=1e-12)
+
+
 def test_a_shock_of_size_zero_changes_nothing() -> None:
     net = two_suppliers()
     specs = [sh.ShockSpec("zero", exporters=("A",), share=0.0), sh.ShockSpec("m", kind="mine", exporters=("D",),

@@ -169,6 +169,10 @@ def concat_parquet_to_csv(paths: Sequence[str | os.PathLike[str]], path: str | o
     write_arrow_csv_atomic(stacked, path)
 
 
+# Code columns read from CSV as text: HS codes keep their leading zeros ("080510").
+CODE_DTYPES: dict[str, type] = {"hs6": str, "hs_code": str, "cmd_code": str}
+
+
 def read_table(
     path: str | os.PathLike[str], columns: Sequence[str] = (), what: str = "table", only: bool = False
 ) -> pd.DataFrame:
@@ -190,7 +194,7 @@ def read_table(
                     return pd.read_parquet(path, columns=list(columns))
                 table = pd.read_parquet(path)
             else:
-                table = pd.read_csv(path, dtype={"hs6": str, "hs_code": str, "cmd_code": str})
+                table = pd.read_csv(path, dtype=CODE_DTYPES)
         except pd.errors.EmptyDataError:
             table = pd.DataFrame(columns=list(columns))
     if table.empty and len(table.columns) == 0:

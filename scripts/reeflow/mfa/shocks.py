@@ -201,7 +201,7 @@ def shock_batch(specs: Sequence[ShockSpec], net: Network) -> ShockBatch:
     year's countries (the arrays are read-only, since the batch is shared)."""
     for spec in specs:
         spec.check()
-    return _shock_batch(tuple(specs), net.countries, net.production.shape[0])
+    return _shock_batch(tuple(specs), tuple(net.countries), net.production.shape[0])
 
 
 @lru_cache(maxsize=4)
@@ -687,10 +687,7 @@ class Metrics:
     tonnes: np.ndarray
 
 
-def metrics(net: Network, specs: Sequence[ShockSpec], spare: np.ndarray, settings: ShockSettings,
-            sets: ShockSets | None = None) -> Metrics:  # fmt: skip
-    """``sets``: the network's shock sets when already built (they do not depend on the spare fraction)."""
-    sets = sets if sets is not None else shock_sets(net, specs, settings.max_links)
+def metrics(net: Network, sets: ShockSets, spare: np.ndarray) -> Metrics:
     return Metrics(*stabilisation_metrics(net, sets, spare))
 
 
@@ -707,10 +704,10 @@ def monte_carlo(net: Network, specs: Sequence[ShockSpec], spare: np.ndarray, set
     for _ in range(settings.draws):
         drawn = perturbed(net, rng, settings.flow_sigma, settings.production_sigma)
         drawn_spare = spare * rng.uniform(1.0 - settings.spare_range, 1.0 + settings.spare_range)
-        actual = metrics(drawn, specs, drawn_spare, settings, shock_sets(drawn, specs, settings.max_links, False))
+        actual = metrics(drawn, shock_sets(drawn, specs, settings.max_links, report=False), drawn_spare)
         for mode in settings.counterfactuals:
             cf_net = counterfactual(drawn, mode, settings.pair)
-            cf = metrics(cf_net, specs, drawn_spare, settings, shock_sets(cf_net, specs, settings.max_links, False))
+            cf = metrics(cf_net, shock_sets(cf_net, specs, settings.max_links, report=False), drawn_spare)
             out[mode].append(cf.shares - actual.shares)
     return {mode: np.asarray(values) for mode, values in out.items()}
 
@@ -760,12 +757,13 @@ def stabilisation_year(net: Network, settings: ShockSettings, year: int,
     settings_list = [("configured", spare, float(spare.mean()))] + [
         (f"uniform {f:g}", np.full(len(STAGES), f), f) for f in settings.spare_sweep
     ]
-    sets = {mode: shock_sets(network, specs, settings.max_links) for mode, network in ({ACTUAL: net} | cf_nets).items()}
+    sets = {mode: shock_sets(network, specs, settings.max_links, report=False)  # shocks_year reported them
+            for mode, network in ({ACTUAL: net} | cf_nets).items()}
     frames = []
     for label, fractions, mean in settings_list:
-        actual = metrics(net, specs, fractions, settings, sets[ACTUAL])
+        actual = metrics(net, sets[ACTUAL], fractions)
         for mode in settings.counterfactuals:
-            cf = metrics(cf_nets[mode], specs, fractions, settings, sets[mode])
+            cf = metrics(cf_nets[mode], sets[mode], fractions)
             band = draws.get(mode) if label == "configured" else None
             frames.append(stabilisation_rows(net, set_names, actual, cf, year, mode, label, mean, band))
     return typed(pd.concat(frames, ignore_index=True), STABILISATION_COLUMNS)

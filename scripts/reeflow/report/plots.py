@@ -31,7 +31,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from reeflow.io import atomic_path  # noqa: E402
+from reeflow.io import CODE_DTYPES, atomic_path  # noqa: E402
 from reeflow.io import read_table as io_read_table  # noqa: E402
 from reeflow.report.sankey import REST, STAGES, draw_sankey, format_tonnes, sankey_data  # noqa: E402
 from reeflow.schemas import BALANCE_PLOT_COLUMNS, FLOW_COLUMNS, UNCERTAINTY_COLUMNS  # noqa: E402
@@ -243,10 +243,11 @@ def read_part(
 ) -> pd.DataFrame:
     """The part of a figure input that the figure draws: the columns ``use`` (default: the
     contract's) and, from Parquet, the rows matching ``filters`` (pyarrow's form, applied while
-    reading: a one-year figure reads 5% of the 1.7 M rows of a global flows.parquet). The contract
-    is checked on the file's header as read_table checks it. The plot functions select their rows
-    themselves, so this only saves work: a file that cannot be read this way goes through
-    read_table whole, which names what is wrong with it (missing, empty, incomplete)."""
+    reading: a one-year figure reads 5% of the 1.7 M rows of a global flows.parquet). Only a file
+    whose header holds the whole contract is read this way; the plot functions select their rows
+    themselves, so this only saves work. A file that cannot be read so (missing, corrupt, empty,
+    incomplete, or a filter that does not apply to its types) goes through read_table whole, which
+    checks the contract and names what is wrong."""
     path = os.fspath(path)
     columns = list(use or contract)
     try:
@@ -256,8 +257,9 @@ def read_part(
             if set(contract) <= set(pq.read_schema(path).names):
                 return coerce_numeric(pd.read_parquet(path, columns=columns, filters=filters))
         elif filters is None and set(contract) <= set(pd.read_csv(path, nrows=0).columns):
-            return coerce_numeric(pd.read_csv(path, usecols=columns))
-    except Exception:  # corrupt, empty or unreadable: read_table below raises the explained error
+            dtypes = {c: t for c, t in CODE_DTYPES.items() if c in columns}
+            return coerce_numeric(pd.read_csv(path, usecols=columns, dtype=dtypes))
+    except (OSError, ValueError, TypeError, KeyError):  # pyarrow's and pandas' read errors derive from these
         pass
     return read_table(path, contract)
 
@@ -456,7 +458,10 @@ def plot_sankey(
 # fig_bilateral
 
 
-def plot_bilateral(flows: pd.DataFrame, source: str, a: str = "USA", b: str = "CHN") -> Figure:
+BILATERAL_PAIR: tuple[str, str] = ("USA", "CHN")  # the pair fig_bilateral draws
+
+
+def plot_bilateral(flows: pd.DataFrame, source: str, a: str = BILATERAL_PAIR[0], b: str = BILATERAL_PAIR[1]) -> Figure:
     """Both directions of the a-b trade by stage, on a shared axis so the asymmetry is visible."""
     fig, axes = new_figure("bilateral", 1, 2, sharey=True)
     directions = [(a, b), (b, a)]
@@ -496,7 +501,10 @@ def plot_bilateral(flows: pd.DataFrame, source: str, a: str = "USA", b: str = "C
 # fig_origins
 
 
-def origin_shares(origins: pd.DataFrame, country: str, stage: str = "final", top: int = 5) -> pd.DataFrame:
+ORIGINS_STAGE = "final"  # whose supply fig_origins traces to the mines
+
+
+def origin_shares(origins: pd.DataFrame, country: str, stage: str = ORIGINS_STAGE, top: int = 5) -> pd.DataFrame:
     """Year x origin shares for one country, the ``top`` origins kept and the rest pooled.
 
     Shares that do not reach 1 leave an explicit "unattributed" slice rather than a silent gap."""
@@ -528,7 +536,7 @@ def _origin_colour(origin: str, others: list[str]) -> str:
 
 
 def plot_origins(
-    origins: pd.DataFrame, countries: Sequence[str], source: str, stage: str = "final"
+    origins: pd.DataFrame, countries: Sequence[str], source: str, stage: str = ORIGINS_STAGE
 ) -> Figure:
     """Where the REE in each country's final-stage supply was mined (origin tracing shares)."""
     countries = list(countries) or ["(none configured)"]
@@ -1015,13 +1023,14 @@ def render_sankey(flows: str, balance: str, png: str, svg: str, source: str, yea
     save_figure(fig, png, svg)
 
 
-def render_bilateral(flows: str, png: str, svg: str, source: str, a: str = "USA", b: str = "CHN") -> None:
+def render_bilateral(flows: str, png: str, svg: str, source: str, a: str = BILATERAL_PAIR[0],
+                     b: str = BILATERAL_PAIR[1]) -> None:  # fmt: skip
     pair = [("exporter", "in", [a, b]), ("importer", "in", [a, b])]
     save_figure(plot_bilateral(read_part(flows, FLOW_COLUMNS, FLOWS_DRAWN, filters=pair), source, a, b), png, svg)
 
 
 def render_origins(
-    origins: str, png: str, svg: str, source: str, countries: Sequence[str], stage: str = "final"
+    origins: str, png: str, svg: str, source: str, countries: Sequence[str], stage: str = ORIGINS_STAGE
 ) -> None:
     rows = [("country", "in", [str(c) for c in countries]), ("stage", "==", stage)]
     save_figure(plot_origins(read_part(origins, ORIGINS_COLUMNS, filters=rows), countries, source, stage), png, svg)
