@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from http_stub import Answer, Handler, Recorded, StubServer, free_port
 
+from http_stub import Answer, Handler, Recorded, StubServer, free_port
 from reeflow.acquire.raw import V1_FIELDS  # noqa: E402  (the 47 fields of a Comtrade v1 record)
 
 

@@ -26,6 +26,7 @@ class Recorded:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    method: str = "GET"
 
 
 @dataclass
@@ -93,13 +94,26 @@ class StubServer:
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def _recorded(self) -> Recorded:
                 parts = urlsplit(self.path)
-                request = Recorded(
+                return Recorded(
                     path=parts.path, query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-                    headers={k: v for k, v in self.headers.items()},
+                    headers={k: v for k, v in self.headers.items()}, method=self.command,
                 )  # fmt: skip
-                answer = server._answer(request)
+
+            def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
+                """The answer's status and headers, no body (what `make update` asks of a file)."""
+                answer = server._answer(self._recorded())
+                body = answer.body.encode("utf-8") if isinstance(answer.body, str) else answer.body
+                self.send_response(answer.status)
+                self.send_header("Content-Type", answer.content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                answer = server._answer(self._recorded())
                 if answer.delay:
                     time.sleep(answer.delay)  # bounded: the tests' delays are a second or two
                 if answer.drop:

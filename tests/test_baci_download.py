@@ -22,15 +22,14 @@ TEMPLATE = "/BACI_{hs}_V{version}.zip"
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A SYNTHETIC HS17 release of some 200 kB, stored (not deflated) so its size is predictable."""
+    """A SYNTHETIC HS17 release of two years (some 75 kB compressed): enough 4 kB chunks to cut."""
     rows = [f"2021,156,842,{284690 + (n % 7)},{n}.5,{n % 97}.0" for n in range(8000)]
     path = write_release(tmp_path_factory.mktemp("rel") / "r.zip", "HS17", VERSION, {2021: rows, 2022: rows})
     return path.read_bytes()
 
 
-def serve(release: bytes, **site_kw: object) -> tuple[BaciSite, str]:
-    site = BaciSite(files={f"/BACI_HS17_V{VERSION}.zip": release}, **site_kw)  # type: ignore[arg-type]
-    return site, TEMPLATE
+def serve(release: bytes, **site_kw: object) -> BaciSite:
+    return BaciSite(files={f"/BACI_HS17_V{VERSION}.zip": release}, **site_kw)  # type: ignore[arg-type]
 
 
 def fetch(server: BaciServer, out_dir: Path, **kw: object) -> dict:
@@ -46,7 +45,7 @@ def names(folder: Path) -> list[str]:
 
 
 def test_a_cut_download_resumes_with_range_and_gives_the_same_bytes(release: bytes, tmp_path: Path) -> None:
-    site, _ = serve(release)
+    site = serve(release)
     cut = len(release) // 2
     site.faults.append(Fault(cut_at=cut))
     with BaciServer(site) as server:
@@ -63,7 +62,7 @@ def test_a_cut_download_resumes_with_range_and_gives_the_same_bytes(release: byt
 
 
 def test_an_interrupted_run_leaves_a_part_file_that_the_next_run_resumes(release: bytes, tmp_path: Path) -> None:
-    site, _ = serve(release)
+    site = serve(release)
     site.faults.append(Fault(cut_at=len(release) // 3))
     with BaciServer(site) as server:
         with pytest.raises(ReeflowError, match=r"http://127\.0\.0\.1:\d+/BACI_HS17_V202601\.zip.*rerun to resume"):
@@ -78,7 +77,7 @@ def test_an_interrupted_run_leaves_a_part_file_that_the_next_run_resumes(release
 
 
 def test_a_server_that_ignores_range_restarts_from_zero(release: bytes, tmp_path: Path) -> None:
-    site, _ = serve(release, honour_range=False)
+    site = serve(release, honour_range=False)
     site.faults.append(Fault(cut_at=len(release) // 2))
     with BaciServer(site) as server:
         record = fetch(server, tmp_path, max_tries=2)
@@ -88,7 +87,7 @@ def test_a_server_that_ignores_range_restarts_from_zero(release: bytes, tmp_path
 
 
 def test_a_checksum_mismatch_fails_clearly_and_leaves_nothing(release: bytes, tmp_path: Path) -> None:
-    site, _ = serve(release)
+    site = serve(release)
     wrong = "0" * 64
     with BaciServer(site) as server:
         with pytest.raises(ReeflowError, match=rf"sha256 {hashlib.sha256(release).hexdigest()} differs from {wrong} "
@@ -101,7 +100,7 @@ def test_a_checksum_mismatch_fails_clearly_and_leaves_nothing(release: bytes, tm
 
 
 def test_an_html_page_instead_of_the_zip_fails_clearly_and_leaves_nothing(release: bytes, tmp_path: Path) -> None:
-    site, _ = serve(release)
+    site = serve(release)
     site.faults.append(Fault(html=True))
     with BaciServer(site) as server:
         with pytest.raises(ReeflowError, match=r"BACI release http://127.*web page.*text/html.*baci\.url"):
@@ -111,7 +110,7 @@ def test_an_html_page_instead_of_the_zip_fails_clearly_and_leaves_nothing(releas
 
 
 def test_a_404_names_the_url_and_the_fix(release: bytes, tmp_path: Path) -> None:
-    site, _ = serve(release)
+    site = serve(release)
     with BaciServer(site) as server:
         url = download_url(server.base_url + TEMPLATE, "199901", "HS17")
         with pytest.raises(ReeflowError, match=r"BACI_HS17_V199901\.zip: HTTP 404.*baci\.version.*cepii\.fr"):
@@ -138,7 +137,7 @@ def _write(path: Path, data: bytes) -> Path:
 def test_a_full_disk_keeps_the_partial_file_and_says_how_to_resume(
     release: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    site, _ = serve(release)
+    site = serve(release)
     written = {"n": 0}
 
     class FullDisk:
@@ -178,7 +177,7 @@ def test_a_full_disk_keeps_the_partial_file_and_says_how_to_resume(
 
 def test_a_part_file_the_server_cannot_continue_is_started_again(release: bytes, tmp_path: Path) -> None:
     """A whole file left as .part (killed before the rename): the range is refused (416), restart."""
-    site, _ = serve(release)
+    site = serve(release)
     with BaciServer(site) as server:
         url = download_url(server.base_url + TEMPLATE, VERSION, "HS17")
         part, sidecar = resumable.part_paths(tmp_path / "BACI_HS17_V202601.zip")

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from http_stub import Answer, StubServer
 
+from http_stub import Answer, StubServer
 from reeflow.acquire.usgs import retrieve_usgs
 from reeflow.http import HttpError
 from reeflow.io import ReeflowError

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from http_stub import Answer, Recorded, StubServer
 from snakemake.utils import validate
 
+from http_stub import Answer, Recorded, StubServer
 from reeflow.acquire.sciencebase import parse_item, pick_file
 from reeflow.acquire.usgs import parse_usgs_file, retrieve_usgs
 from reeflow.http import HttpError

@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from baci_server import write_release
 from comtrade_server import (
     Answer,
     ComtradeServer,
@@ -31,6 +32,8 @@ from comtrade_server import (
     filtering_handler,
     is_availability,
 )
+from http_stub import StubServer
+from reeflow.acquire.baci import download_archive
 from reeflow.acquire.comtrade import availability_datasets, records_as_json
 from reeflow.acquire.raw import read_comtrade_file
 from reeflow.acquire.update import check_baci, headline_changes, record_changes, revised_reporters
@@ -145,6 +148,21 @@ def test_every_baci_release_is_checked_and_local_or_missing_ones_say_so(tmp_path
     assert [r["item"] for r in rows] == ["release HS92", "release HS17"]
     assert "local archive" in rows[0]["finding"] and rows[1]["finding"] == "not downloaded yet"
     assert check_baci([], timeout=1.0) == []
+
+
+def test_a_downloaded_baci_release_is_checked_at_the_address_it_came_from(tmp_path: Path) -> None:
+    """The record download_archive writes (not a hand-made one) leads the HEAD request to the release."""
+    archive = write_release(tmp_path / "r.zip", "HS17", "202601", {2021: ["2021,156,842,284690,1.5,2.0"]})
+    answer = Answer(body=archive.read_bytes(), content_type="application/zip",
+                    headers={"Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT"})  # before the download: unchanged
+    with StubServer(lambda request: answer) as srv:
+        record = tmp_path / "BACI_HS17_V202601.download.json"
+        download_archive(f"{srv.base_url}/BACI_HS17_V202601.zip", tmp_path / "BACI_HS17_V202601.zip", record,
+                         backoff_seconds=0.01)  # fmt: skip
+        rows = check_baci([{"hs": "HS17", "version": "202601", "local": False, "record": str(record)}], timeout=5.0)
+    assert rows[0]["finding"].startswith("unchanged;"), rows[0]["finding"]
+    head = [r for r in srv.requests if r.method == "HEAD"]
+    assert [r.path for r in head] == ["/BACI_HS17_V202601.zip"]
 
 
 def test_code_digest_follows_imports_and_not_the_location(tmp_path: Path) -> None:

@@ -407,6 +407,12 @@ def head_changed(url: str, retrieved_at: Any, size: int | None, timeout: float) 
     return "unknown: the server gives neither Last-Modified nor Content-Length"
 
 
+def _address(record: Mapping[str, Any], fallback: str) -> str:
+    """Where a download record says the file came from: downloads record it as ``source``
+    (reeflow.acquire.resumable, the USGS retriever); ``url`` in older records."""
+    return str(record.get("source") or record.get("url") or fallback)
+
+
 def check_usgs(entries: Sequence[Mapping[str, Any]], provenance_dir: Path, timeout: float) -> list[dict[str, Any]]:
     """Per configured USGS URL: whether the file there changed since it was downloaded (report only)."""
     rows = []
@@ -418,8 +424,8 @@ def check_usgs(entries: Sequence[Mapping[str, Any]], provenance_dir: Path, timeo
             finding = "not downloaded yet"
         else:
             record = read_json(record_path)
-            url = record.get("url") or record.get("source") or entry["source"]
-            finding = head_changed(str(url), record.get("retrieved_at"), record.get("bytes"), timeout)
+            finding = head_changed(_address(record, entry["source"]), record.get("retrieved_at"), record.get("bytes"),
+                                   timeout)  # fmt: skip
         rows.append({"source": "usgs", "item": f"{entry['kind']}/{entry['name']}", "edition": entry.get("edition"),
                      "finding": finding})
     return rows
@@ -438,7 +444,8 @@ def check_baci(releases: Sequence[Mapping[str, Any]], timeout: float) -> list[di
             finding = "not downloaded yet"
         else:
             record = read_json(record_path)
-            changed = head_changed(str(record.get("url")), record.get("retrieved_at"), record.get("bytes"), timeout)
+            changed = head_changed(_address(record, release.get("url", "")), record.get("retrieved_at"),
+                                   record.get("bytes"), timeout)  # fmt: skip
             finding = f"{changed}; a newer release is a new baci.version (CEPII publishes one a year)"
         rows.append({"source": "baci", "item": item, "edition": release.get("version"), "finding": finding})
     return rows

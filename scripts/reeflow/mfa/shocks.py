@@ -617,11 +617,19 @@ def shock_sets(net: Network, specs: Sequence[ShockSpec], max_links: int, report:
     return ShockSets(shock_batch(specs, net), link_failures(net, max_links, report))
 
 
-def stabilisation_metrics(net: Network, sets: ShockSets, spare: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Metrics:
+    """Final-stage consumption shortfall shares and tonnes, (n_sets, n + 1) with WLD last."""
+
+    shares: np.ndarray
+    tonnes: np.ndarray
+
+
+def metrics(net: Network, sets: ShockSets, spare: np.ndarray) -> Metrics:
     """Final-stage consumption shortfall after rerouting, shares and tonnes (n_sets, n + 1):
     every named scenario, then the size-weighted expectation over single link failures."""
     shares, tonnes = final_use_shares(net, cascade(net, sets.both, spare).use_shortfall)
-    return sets.split(shares), sets.split(tonnes)
+    return Metrics(sets.split(shares), sets.split(tonnes))
 
 
 def perturbed(net: Network, rng: np.random.Generator, flow_sigma: float, production_sigma: float) -> Network:
@@ -677,18 +685,6 @@ def shocks_year(net: Network, settings: ShockSettings, year: int,
         sets = shock_sets(network, specs, settings.max_links)
         frames.append(orders_table(network, sets, run_batch(network, sets.both, spare), year, name))
     return typed(pd.concat(frames, ignore_index=True), SHOCK_COLUMNS)
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """Final-stage consumption shortfall shares and tonnes, (n_sets, n + 1) with WLD last."""
-
-    shares: np.ndarray
-    tonnes: np.ndarray
-
-
-def metrics(net: Network, sets: ShockSets, spare: np.ndarray) -> Metrics:
-    return Metrics(*stabilisation_metrics(net, sets, spare))
 
 
 def monte_carlo(net: Network, specs: Sequence[ShockSpec], spare: np.ndarray, settings: ShockSettings,
