@@ -4,6 +4,7 @@ Comtrade in t REO-eq. Archives are SYNTHETIC, written by code (tests/baci_server
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,12 @@ from reeflow.acquire.baci import (
     release_first_year,
     releases_from_config,
 )
-from reeflow.acquire.source import resolve_trade_source
+from reeflow.acquire.source import api_key_for, resolve_trade_source
 from reeflow.clean.source_comparison import compare_countries, compare_flows
 from reeflow.commodities import cleaning_records, load_commodities
 from reeflow.io import ReeflowError
 from reeflow.report.publish import collect_provenance
+from reeflow.settings import ClientSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 VERSION = "202601"
@@ -56,6 +58,18 @@ def test_the_source_follows_the_key(configured: str, key: bool, source: str, rea
     chosen = resolve_trade_source(configured, key)
     assert (chosen.source, chosen.reason, chosen.key_present) == (source, reason, key)
     assert set(chosen.as_params()) == {"configured", "source", "key_present", "reason"}
+
+
+def test_the_key_goes_only_to_a_keyed_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A keyless plan (comtrade.source: preview) must not get the key a user has set: its downloads
+    and `make update` would refuse a key the plan was not made for."""
+    monkeypatch.setenv("COMTRADE_API_KEY", " secret-key ")
+    client = ClientSettings("https://comtrade.test", True, 100000, 3, 1.0, 30.0, 60.0, 0.0, 500.0)
+    assert api_key_for(client) == "secret-key"
+    assert api_key_for(dataclasses.replace(client, keyed=False)) is None
+    assert api_key_for(None) is None
+    monkeypatch.setenv("COMTRADE_API_KEY", "  ")
+    assert api_key_for(client) is None
 
 
 def test_an_unknown_source_is_refused() -> None:

@@ -1,8 +1,7 @@
 """Download one Comtrade year (or read it from local exports) into resources/raw/comtrade/{year}.json."""
 
-import os
-
 from reeflow.acquire.comtrade import download_comtrade_year
+from reeflow.acquire.source import api_key_for
 from reeflow.io import setup_logging
 from reeflow.settings import ComtradeScope
 
@@ -10,8 +9,7 @@ from reeflow.settings import ComtradeScope
 def main(smk) -> None:
     setup_logging(smk.log[0])
     scope = ComtradeScope.from_mapping(smk.params.scope)
-    # read here, never a param; a keyless plan (comtrade.source: preview) is run without it
-    api_key = (os.environ.get("COMTRADE_API_KEY", "").strip() or None) if scope.client.keyed else None
+    api_key = api_key_for(scope.client)
     download_comtrade_year(
         smk.output.raw,
         year=int(smk.wildcards.year),

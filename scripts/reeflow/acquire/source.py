@@ -9,13 +9,16 @@ set enters it, never the key.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reeflow.io import ReeflowError
 
+if TYPE_CHECKING:
+    from reeflow.settings import ClientSettings
+
 CONFIGURED_SOURCES: tuple[str, ...] = ("auto", "api", "preview", "files", "baci")
-EFFECTIVE_SOURCES: tuple[str, ...] = ("api", "preview", "files", "baci")
 KEY_VARIABLE = "COMTRADE_API_KEY"
 
 
@@ -56,3 +59,12 @@ def resolve_trade_source(configured: str, key_present: bool) -> TradeSource:
     if configured == "baci":
         return TradeSource(configured, "baci", key_present, "BACI: comtrade.source: baci")
     raise ReeflowError(f"config comtrade.source: {configured!r}; use one of {CONFIGURED_SOURCES}")
+
+
+def api_key_for(client: ClientSettings | None) -> str | None:
+    """The key from the environment for a keyed plan, else None: a keyless plan (comtrade.source:
+    preview, or no client for local files) runs without it even when one is set. Read by the job
+    itself, never passed as a param, so it stays out of logs and Snakemake's metadata."""
+    if client is None or not client.keyed:
+        return None
+    return os.environ.get(KEY_VARIABLE, "").strip() or None
