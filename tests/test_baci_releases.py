@@ -22,7 +22,7 @@ from reeflow.acquire.baci import (
     release_first_year,
     releases_from_config,
 )
-from reeflow.acquire.source import api_key_for, resolve_trade_source
+from reeflow.acquire.source import api_key_for, keyed_requests, resolve_trade_source
 from reeflow.clean.source_comparison import compare_countries, compare_flows
 from reeflow.commodities import cleaning_records, load_commodities
 from reeflow.io import ReeflowError
@@ -58,6 +58,13 @@ def test_the_source_follows_the_key(configured: str, key: bool, source: str, rea
     chosen = resolve_trade_source(configured, key)
     assert (chosen.source, chosen.reason, chosen.key_present) == (source, reason, key)
     assert set(chosen.as_params()) == {"configured", "source", "key_present", "reason"}
+
+
+@pytest.mark.parametrize("configured", ["auto", "api", "preview", "files", "baci"])
+def test_tariff_lines_are_asked_with_the_key_whenever_one_is_set_except_under_the_preview(configured: str) -> None:
+    for key in (True, False):
+        source = resolve_trade_source(configured, key)
+        assert keyed_requests(source.source, source.key_present) is (key and configured != "preview")
 
 
 def test_the_key_goes_only_to_a_keyed_plan(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,6 +21,7 @@ from reeflow.smk import (  # noqa: E402
     cmd_codes_to_request,
     code_digest,
     download_url,
+    keyed_requests,
     load_commodities,
     plan_releases,
     releases_from_config,
@@ -175,7 +176,7 @@ def tariffline_scope():
         "flows": list(TARIFFLINE["flows"]),
     }
     if source == "api":
-        keyed = TRADE["source"] == "api" and has_api_key()  # preview: keyless even with a key set
+        keyed = keyed_requests(TRADE["source"], TRADE["key_present"])
         scope.update({
             "base_url": ct["base_url"],
             "keyed": keyed,

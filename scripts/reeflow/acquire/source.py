@@ -61,6 +61,12 @@ def resolve_trade_source(configured: str, key_present: bool) -> TradeSource:
     raise ReeflowError(f"config comtrade.source: {configured!r}; use one of {CONFIGURED_SOURCES}")
 
 
+def keyed_requests(source: str, key_present: bool) -> bool:
+    """Whether this run's Comtrade requests (the tariff lines too, beside BACI or local files) carry
+    the key: whenever one is set, except under the keyless preview the user asked for."""
+    return key_present and source != "preview"
+
+
 def api_key_for(client: ClientSettings | None) -> str | None:
     """The key from the environment for a keyed plan, else None: a keyless plan (comtrade.source:
     preview, or no client for local files) runs without it even when one is set. Read by the job
