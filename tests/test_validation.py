@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from reeflow.clean.reconcile import RULES, importer_weights
+from reeflow.mfa.us_trade import trade_under_rule, us_trade_by_rules, us_trade_by_stage
 from reeflow.report.plots import plot_validation, save_figure
 from reeflow.validate.usgs import (
     FIT_COLUMNS,
@@ -17,9 +18,6 @@ from reeflow.validate.usgs import (
     build_validation,
     log_ratio,
     rule_fit,
-    trade_under_rule,
-    us_trade_by_rules,
-    us_trade_by_stage,
     usgs_net_exporter,
     usgs_values,
 )

@@ -3,8 +3,8 @@ year's US trade under every mirror rule, which the validation gathers (so it nev
 
 from reeflow.io import setup_logging
 from reeflow.mfa.balance import YEAR_OUTPUTS, run_mfa_year
+from reeflow.mfa.us_trade import write_us_trade_year
 from reeflow.settings import MfaSettings
-from reeflow.validate.usgs import write_us_trade_year
 
 
 def main(smk) -> None:  # type: ignore[no-untyped-def]

@@ -44,7 +44,7 @@ Why mining + separation for "ores and compounds": the US books Mountain Pass con
 both stages matches the USGS item whatever the mirror rule picks. The stage of a code is always
 read from the commodity table (national 8-digit lines included), never from a list of codes here.
 
-Trade indicators are recomputed under every mirror rule (``trade_under_rule``, the same choice
+Trade indicators are recomputed under every mirror rule (``reeflow.mfa.us_trade``, the same choice
 and BACI-style weights as ``reeflow.clean.reconcile.reconcile``); consumption and production come from
 the central model (``results/mfa/balance.parquet``, the configured rule) only, because they need
 the whole balance. Each USGS item is taken from the most recently revised edition that gives it
@@ -69,14 +69,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from reeflow.clean.reconcile import RULES, choice_basis, choose_quantity, importer_weights
-from reeflow.io import ReeflowError, read_table, write_csv_atomic, write_parquet_atomic
-from reeflow.mfa.balance import reo_flows
+from reeflow.clean.production import edition_rank
+from reeflow.clean.reconcile import RULES
+from reeflow.io import ReeflowError, read_table, write_csv_atomic
+from reeflow.mfa.us_trade import COUNTRY
 from reeflow.schemas import US_TRADE_BY_RULE_COLUMNS
 
 log = logging.getLogger(__name__)
 
-COUNTRY = "USA"
 COMMODITY = "Rare Earths"
 TOLERANCE_FACTOR = 2.0  # a rule "fits" when its typical miss is within a factor of 2
 LOG_OFFSET_T = 1.0
@@ -130,94 +130,6 @@ SUMMARY_SCOPES: tuple[str, ...] = ("trade", "trade_covered", "trade_complete")
 DECISIVE_SCOPE = "trade_complete"
 NOT_INDEPENDENT: frozenset[str] = frozenset({"us_mine_production", "china_mine_production", "world_mine_production"})
 SALIENT_COLUMNS: tuple[str, ...] = ("year", "commodity", "statistic", "value", "code", "edition")
-
-
-# --------------------------------------------------------------------------------------------
-# Trade under a mirror rule
-
-
-def trade_under_rule(trade: pd.DataFrame, rule: str) -> pd.DataFrame:
-    """The trade table with qty_t, qty_items, value_usd and basis chosen again under ``rule``.
-
-    Same choice as ``reconcile.reconcile``: ``choose_quantity`` on both declarations, with the
-    ``weighted_mean`` importer weights estimated per year from the supply (non-re-export) flows.
-    Rows without any quantity declaration (BACI's single reconciled value) keep their values."""
-    if rule not in RULES:
-        raise ReeflowError(f"validation: unknown mirror rule {rule!r}; use one of {RULES}")
-    out = trade.copy()
-    if out.empty:
-        return out
-    for col in ("qty_t_importer", "qty_t_exporter", "items_importer", "items_exporter",
-                "value_usd_importer", "value_usd_exporter"):  # fmt: skip
-        if col not in out.columns:
-            out[col] = np.nan
-    years = out["year"] if "year" in out.columns else pd.Series(0, index=out.index)
-    for _, index in out.groupby(years.to_numpy(), sort=True).groups.items():
-        rows = out.loc[index]
-        qi = rows["qty_t_importer"].to_numpy(dtype=float)
-        qe = rows["qty_t_exporter"].to_numpy(dtype=float)
-        declared = ~(np.isnan(qi) & np.isnan(qe))
-        w = np.full(len(rows), 0.5)
-        if rule == "weighted_mean":
-            supply = ~rows["reexport"].fillna(False).astype(bool).to_numpy()
-            w = importer_weights(rows["exporter"], rows["importer"], np.where(supply, qi, np.nan), qe)
-        chosen = {
-            "qty_t": choose_quantity(qi, qe, rule, w),
-            "qty_items": choose_quantity(rows["items_importer"], rows["items_exporter"], rule, w),
-            "value_usd": choose_quantity(rows["value_usd_importer"], rows["value_usd_exporter"], rule, w),
-        }
-        keep = index[~declared]
-        change = index[declared]
-        for col, values in chosen.items():
-            out.loc[change, col] = values[declared]
-        out.loc[change, "basis"] = choice_basis(qi, qe, rule)[declared]
-        if len(keep):
-            log.debug("%d rows without declarations keep their reconciled values", len(keep))
-    return out
-
-
-def us_trade_by_stage(
-    trade: pd.DataFrame, commodities: pd.DataFrame, rule: str, country: str = COUNTRY
-) -> pd.DataFrame:
-    """Imports and exports of ``country`` per year and stage (t REO-eq) under ``rule``:
-    year, stage, imports_t, exports_t. Stages come from the commodity table by code."""
-    frames = []
-    # only the country's flows are converted; weighted_mean still learns its weights from every flow
-    involved = (trade["exporter"] == country) | (trade["importer"] == country)
-    chosen = trade_under_rule(trade if rule == "weighted_mean" else trade[involved], rule)
-    chosen = chosen[(chosen["exporter"] == country) | (chosen["importer"] == country)]
-    for year, rows in chosen.groupby("year", sort=True):
-        flows = reo_flows(rows, commodities, year=int(year), source=f"trade {year} ({rule})")
-        exports = flows[flows["exporter"] == country].groupby("stage")["reo_t"].sum()
-        imports = flows[flows["importer"] == country].groupby("stage")["reo_t"].sum()
-        stages = sorted(set(commodities["stage"]))
-        frames.append(pd.DataFrame({
-            "year": int(year), "stage": stages,
-            "imports_t": imports.reindex(stages, fill_value=0.0).to_numpy(dtype=float),
-            "exports_t": exports.reindex(stages, fill_value=0.0).to_numpy(dtype=float),
-        }))  # fmt: skip
-    if not frames:
-        return pd.DataFrame({"year": pd.Series(dtype="int64"), "stage": pd.Series(dtype=str),
-                             "imports_t": pd.Series(dtype=float), "exports_t": pd.Series(dtype=float)})
-    return pd.concat(frames, ignore_index=True)
-
-
-def us_trade_by_rules(trade: pd.DataFrame, commodities: pd.DataFrame) -> pd.DataFrame:
-    """``us_trade_by_stage`` under every mirror rule, one table (US_TRADE_BY_RULE_COLUMNS). Worked
-    out per year in the year's MFA job, which has the year's trade at hand, so that a revised year
-    recomputes only its own part and the validation only gathers the years."""
-    frames = [us_trade_by_stage(trade, commodities, rule).assign(mirror_rule=rule) for rule in RULES]
-    return pd.concat(frames, ignore_index=True)[US_TRADE_BY_RULE_COLUMNS]
-
-
-def write_us_trade_year(
-    trade: pd.DataFrame, commodities: pd.DataFrame, out_path: str | os.PathLike[str]
-) -> pd.DataFrame:
-    """One year's cleaned trade (as the year's MFA job read it) -> its US trade under every mirror
-    rule (Parquet, atomically)."""
-    table = us_trade_by_rules(trade, commodities)
-    write_parquet_atomic(table, out_path)
-    return table
 
 
 def read_us_trade(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
@@ -287,7 +199,7 @@ def usgs_values(salient: pd.DataFrame, items: Mapping[str, Sequence[Sequence[str
         if not candidates:
             continue
         found = pd.concat(candidates, ignore_index=True)
-        found["rank"] = found["edition"].map(_edition_rank)
+        found["rank"] = found["edition"].map(edition_rank)
         found = found.sort_values(["year", "rank", "order", "edition"], ascending=[True, False, True, True])
         best = found.drop_duplicates("year", keep="first")
         out.append(pd.DataFrame({
@@ -306,14 +218,6 @@ def empty_usgs() -> pd.DataFrame:
                          "usgs_statistic": pd.Series(dtype=str)})
 
 
-def _edition_rank(edition: str) -> float:
-    """reeflow.clean.production.edition_rank, imported on use: the year's MFA job imports this module
-    for the US trade table only, and the USGS parsers behind production cost it ~70 ms."""
-    from reeflow.clean.production import edition_rank
-
-    return edition_rank(edition)
-
-
 def usgs_net_exporter(salient: pd.DataFrame, statistic: str = STATUS_STATISTIC) -> pd.DataFrame:
     """year, usgs_code, usgs_edition, usgs_net_exporter from the net import reliance item: code
     "E" (net exporter) is True, a numeric reliance (or ">95" style code) False; latest edition."""
@@ -323,7 +227,7 @@ def usgs_net_exporter(salient: pd.DataFrame, statistic: str = STATUS_STATISTIC) 
     if rows.empty:
         return pd.DataFrame({"year": pd.Series(dtype="int64"), "usgs_code": pd.Series(dtype=str),
                              "usgs_edition": pd.Series(dtype=str), "usgs_net_exporter": pd.Series(dtype=bool)})
-    rows = rows.assign(rank=rows["edition"].map(_edition_rank))
+    rows = rows.assign(rank=rows["edition"].map(edition_rank))
     rows = rows.sort_values(["year", "rank", "edition"], ascending=[True, False, True]).drop_duplicates("year")
     code = rows["code"].where(rows["code"] != "", rows["value"].map(lambda v: f"{v:g}"))
     return pd.DataFrame({
