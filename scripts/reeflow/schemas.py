@@ -104,6 +104,11 @@ SHOCK_COLUMNS: dict[str, str] = {
     "year": "int64", "network": "str", "scenario": "str", "country": "str", "stage": "str", "order": "str",
     "shortfall_t": "float64", "shortfall_share": "float64",
 }  # fmt: skip
+# Values those tables hold (the model writes them, the figures select rows by them).
+SHOCK_ORDERS: tuple[str, ...] = ("first_order", "propagated", "rerouted")
+SHOCK_COUNTERFACTUALS: tuple[str, ...] = ("reallocate", "remove")
+ACTUAL_NETWORK = "actual"
+EXPECTED_LINK_FAILURE = "expected_link_failure"
 # Final-stage consumption shortfall after rerouting, actual vs counterfactual; stabilisation =
 # counterfactual share - actual share (> 0: the links make the shock smaller); p05-p95 Monte Carlo.
 STABILISATION_COLUMNS: dict[str, str] = {

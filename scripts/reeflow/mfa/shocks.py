@@ -53,17 +53,25 @@ import numpy as np
 import pandas as pd
 
 from reeflow.commodities import STAGES
+from reeflow.countries import WORLD
 from reeflow.io import ReeflowError
-from reeflow.schemas import SHOCK_COLUMNS, STABILISATION_COLUMNS, empty_table, typed
+from reeflow.schemas import (
+    ACTUAL_NETWORK,
+    EXPECTED_LINK_FAILURE,
+    SHOCK_COLUMNS,
+    SHOCK_COUNTERFACTUALS,
+    SHOCK_ORDERS,
+    STABILISATION_COLUMNS,
+    empty_table,
+    typed,
+)
 from reeflow.settings import ShockSettings, require_keys
 
 log = logging.getLogger(__name__)
 
-ORDERS: tuple[str, ...] = ("first_order", "propagated", "rerouted")
-COUNTERFACTUALS: tuple[str, ...] = ("reallocate", "remove")
-ACTUAL = "actual"
-WORLD = "WLD"
-EXPECTED_LINK_FAILURE = "expected_link_failure"
+ORDERS = SHOCK_ORDERS
+COUNTERFACTUALS = SHOCK_COUNTERFACTUALS
+ACTUAL = ACTUAL_NETWORK
 # A tiny leak on the diagonal keeps the system solvable when a cut leaves a trade loop without any
 # source (its supply then decays to zero, which is the limit the leak gives); relative to supply.
 LEAK = 1e-9

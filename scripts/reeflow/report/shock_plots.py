@@ -17,6 +17,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from reeflow.countries import WORLD
 from reeflow.report.plots import (
     FLOWS_DRAWN,
     OKABE_ITO,
@@ -30,11 +31,18 @@ from reeflow.report.plots import (
     read_part,
     save_figure,
 )
-from reeflow.schemas import BALANCE_PLOT_COLUMNS, FLOW_COLUMNS, SHOCK_COLUMNS, STABILISATION_COLUMNS
+from reeflow.schemas import (
+    ACTUAL_NETWORK,
+    BALANCE_PLOT_COLUMNS,
+    EXPECTED_LINK_FAILURE,
+    FLOW_COLUMNS,
+    SHOCK_COLUMNS,
+    SHOCK_COUNTERFACTUALS,
+    STABILISATION_COLUMNS,
+)
 
 log = logging.getLogger(__name__)
 
-WORLD = "WLD"  # as reeflow.mfa.shocks.WORLD (not imported: figure jobs need not load the model)
 # The columns the figures draw: 10 of the stabilisation table's 15 (32 MB at global scale), 7 of the shocks' 8
 SHOCKS_DRAWN = ("year", "network", "scenario", "country", "stage", "order", "shortfall_share")
 NETWORK_SHOCKS_DRAWN = ("year", "network", "scenario", "country", "order", "shortfall_t", "shortfall_share")
@@ -60,14 +68,14 @@ def _colours(names: Sequence[str]) -> dict[str, str]:
     return {name: SCENARIO_COLOURS[i % len(SCENARIO_COLOURS)] for i, name in enumerate(names)}
 
 
-def final_rows(shocks: pd.DataFrame, order: str = "rerouted", network: str = "actual") -> pd.DataFrame:
+def final_rows(shocks: pd.DataFrame, order: str = "rerouted", network: str = ACTUAL_NETWORK) -> pd.DataFrame:
     """The final-stage rows of one order on one network (a thirtieth of the table: selected once for
     all the country panels rather than once per panel)."""
     return shocks[(shocks["network"] == network) & (shocks["order"] == order) & (shocks["stage"] == "final")]
 
 
 def final_shortfall(shocks: pd.DataFrame, country: str, order: str = "rerouted",
-                    network: str = "actual") -> pd.DataFrame:  # fmt: skip
+                    network: str = ACTUAL_NETWORK) -> pd.DataFrame:  # fmt: skip
     """year x scenario table of a country's final-stage supply shortfall share (0 where no row)."""
     rows = final_rows(shocks, order, network)
     rows = rows[rows["country"] == country]
@@ -140,7 +148,7 @@ def plot_shocks(shocks: pd.DataFrame, stab: pd.DataFrame, source: str,
     fig, axes = _figure(2, max(len(countries), 2), 5.6)
     # unique() first: iterating 10^5 pyarrow-backed strings one by one takes half a second
     scenarios = sorted(set(shocks["scenario"].unique()) | set(stab["shock_set"].unique()))
-    scenarios = [s for s in scenarios if s != "expected_link_failure"] + ["expected_link_failure"]
+    scenarios = [s for s in scenarios if s != EXPECTED_LINK_FAILURE] + [EXPECTED_LINK_FAILURE]
     colours = _colours(scenarios)
     years = sorted(int(y) for y in pd.concat([shocks["year"], stab["year"]]).dropna().unique())
     final = final_rows(shocks)
@@ -148,10 +156,10 @@ def plot_shocks(shocks: pd.DataFrame, stab: pd.DataFrame, source: str,
         _shortfall_panel(ax, final, country, colours, years)
     for ax in axes[0, len(countries):]:
         ax.set_visible(False)
-    counterfactual = str(stab["counterfactual"].iloc[0]) if not stab.empty else "reallocate"  # the first one
+    counterfactual = str(stab["counterfactual"].iloc[0]) if not stab.empty else SHOCK_COUNTERFACTUALS[0]
     world = world_rows(stab, counterfactual)
     _stabilisation_panel(axes[1, 0], world, counterfactual, colours)
-    _sweep_panel(axes[1, 1], world, "expected_link_failure")
+    _sweep_panel(axes[1, 1], world, EXPECTED_LINK_FAILURE)
     for ax in axes[1, 2:]:
         ax.set_visible(False)
     handles = [Line2D([0], [0], color=c, marker="o", markersize=3, label=s) for s, c in colours.items()]
@@ -162,7 +170,7 @@ def plot_shocks(shocks: pd.DataFrame, stab: pd.DataFrame, source: str,
 
 def scenario_rows(shocks: pd.DataFrame, year: int, scenario: str) -> pd.DataFrame:
     """One scenario's rows of one year on the actual network (selected once for both orders drawn)."""
-    return shocks[(shocks["network"] == "actual") & (shocks["year"] == year) & (shocks["scenario"] == scenario)]
+    return shocks[(shocks["network"] == ACTUAL_NETWORK) & (shocks["year"] == year) & (shocks["scenario"] == scenario)]
 
 
 def shortfall_by_country(shocks: pd.DataFrame, year: int, scenario: str, order: str) -> pd.Series:
