@@ -22,11 +22,10 @@ from reeflow.settings import (
     SensitivitySpace,
     TarifflineScope,
     TradeSettings,
+    setting_keys,
 )
 
 SCHEMA = "workflow/schemas/config.schema.yaml"
-MFA_YEAR_KEYS = ["yields", "negative_consumption", "balance_tolerance", "disruption_links",
-                 "disruption_exporters", "top_partners"]  # fmt: skip  # as workflow/rules/mfa.smk
 
 
 def minimal_config(repo_root: Path) -> dict[str, Any]:
@@ -99,7 +98,7 @@ def test_settings_build_from_the_filled_minimal_config(repo_root: Path) -> None:
     trade = TradeSettings.from_mapping(config["trade"])
     assert trade == TradeSettings("exporter_first", 2.0, True, 100.0, ())
     assert ProductionSettings.from_mapping(config["production"]).gap_fill == "interpolate_then_residual"
-    mfa = MfaSettings.from_mapping({key: config["mfa"][key] for key in MFA_YEAR_KEYS})
+    mfa = MfaSettings.from_mapping({key: config["mfa"][key] for key in setting_keys(MfaSettings)})
     assert mfa.negative_consumption == "clip_and_report" and mfa.top_partners == 5 and mfa.disruption_links == ()
     assert EndUseRangeSettings.from_mapping(config["end_uses"]) == EndUseRangeSettings(200, 0.2)
     assert SensitivitySettings.from_mapping(config["sensitivity"]).p_include_imputed == 0.5

@@ -49,7 +49,9 @@ def require_keys(section: Any, name: str, keys: Sequence[str]) -> dict[str, Any]
     return {key: section[key] for key in keys}
 
 
-def _field_names(cls: type) -> list[str]:
+def setting_keys(cls: type) -> list[str]:
+    """The config keys a settings class is built from (its fields): the rules pass exactly these as
+    params, so a change to any other key of the section reruns nothing that does not read it."""
     return [f.name for f in dataclasses.fields(cls)]
 
 
@@ -63,7 +65,7 @@ _CONVERT: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool
 
 def _from_scalars(cls: type[T], section: Mapping[str, Any]) -> T:
     """An instance of a settings class whose fields are all plain values, each converted by its type."""
-    values = require_keys(section, cls.SECTION, _field_names(cls))  # type: ignore[attr-defined]
+    values = require_keys(section, cls.SECTION, setting_keys(cls))  # type: ignore[attr-defined]
     return cls(**{f.name: _CONVERT[str(f.type)](values[f.name]) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
 
 
@@ -96,7 +98,7 @@ class TradeSettings:
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> TradeSettings:
-        values = require_keys(section, cls.SECTION, _field_names(cls))
+        values = require_keys(section, cls.SECTION, setting_keys(cls))
         return cls(
             mirror_rule=str(values["mirror_rule"]),
             discrepancy_factor=float(values["discrepancy_factor"]),
@@ -134,7 +136,7 @@ class MfaSettings:
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> MfaSettings:
-        values = require_keys(section, cls.SECTION, _field_names(cls))
+        values = require_keys(section, cls.SECTION, setting_keys(cls))
         return cls(
             yields=_yields(values["yields"]),
             negative_consumption=str(values["negative_consumption"]),
@@ -289,7 +291,7 @@ class ShockSettings:
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> ShockSettings:
-        values = require_keys(section, cls.SECTION, _field_names(cls))
+        values = require_keys(section, cls.SECTION, setting_keys(cls))
         pair = _strings(values["pair"])
         if len(pair) != 2:
             raise ReeflowError(f"config shocks.pair: {list(pair)}; give two ISO3 codes, e.g. [USA, CHN]")

@@ -7,7 +7,8 @@ from reeflow.commodities import cleaning_records, cmd_codes_to_request, load_com
 from reeflow.mfa.shocks import shock_figure_scenario
 from reeflow.report.publish import source_line
 from reeflow.schemas import MFA_YEAR_TABLES
+from reeflow.settings import MfaSettings, ShockSettings, setting_keys
 
-__all__ = ["MFA_YEAR_TABLES", "cleaning_records", "cmd_codes_to_request", "code_digest", "download_url",
-           "keyed_requests", "load_commodities", "plan_releases", "releases_from_config", "resolve_trade_source",
-           "shock_figure_scenario", "source_line"]
+__all__ = ["MFA_YEAR_TABLES", "MfaSettings", "ShockSettings", "cleaning_records", "cmd_codes_to_request",
+           "code_digest", "download_url", "keyed_requests", "load_commodities", "plan_releases",
+           "releases_from_config", "resolve_trade_source", "setting_keys", "shock_figure_scenario", "source_line"]

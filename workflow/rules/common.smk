@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from reeflow.smk import (  # noqa: E402
     MFA_YEAR_TABLES,
+    MfaSettings,
     cleaning_records,
     cmd_codes_to_request,
     code_digest,
@@ -26,6 +27,7 @@ from reeflow.smk import (  # noqa: E402
     plan_releases,
     releases_from_config,
     resolve_trade_source,
+    setting_keys,
     source_line,
 )
 

@@ -7,9 +7,7 @@ MFA = config["mfa"]  # defaults filled by the schema (Snakefile validate)
 MFA_YEAR_FILES = list(MFA_YEAR_TABLES)  # one home: reeflow.schemas
 # The parts of config mfa that a year's balance uses (lifetimes and initial_stock only matter to
 # stocks, so changing them reruns only that rule).
-MFA_YEAR_KEYS = ["yields", "negative_consumption", "balance_tolerance", "disruption_links",
-                 "disruption_exporters", "top_partners"]
-MFA_YEAR_PARAMS = {key: MFA[key] for key in MFA_YEAR_KEYS}
+MFA_YEAR_PARAMS = {key: MFA[key] for key in setting_keys(MfaSettings)}
 MFA_YEAR_PATHS = {name: expand(f"resources/mfa/{{year}}/{name}.parquet", year=YEARS) for name in MFA_YEAR_FILES}
 
 

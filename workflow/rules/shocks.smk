@@ -3,13 +3,11 @@
 # (resources/shocks/{year}/); then the tables across years, two figures and their report section.
 # A year's job reads only that year's MFA tables, so a revised year reruns one shocks_year job.
 
-from reeflow.smk import shock_figure_scenario  # noqa: E402
+from reeflow.smk import ShockSettings, setting_keys, shock_figure_scenario  # noqa: E402
 
 SHOCKS = config["shocks"]  # defaults filled by the schema (Snakefile validate)
 # The parts of config shocks the model uses (the figure keys only matter to the figures).
-SHOCK_MODEL_KEYS = ["scenarios", "spare_fraction", "spare_sweep", "max_links", "counterfactuals", "pair",
-                    "draws", "seed", "flow_sigma", "production_sigma", "spare_range"]
-SHOCK_PARAMS = {key: SHOCKS[key] for key in SHOCK_MODEL_KEYS}
+SHOCK_PARAMS = {key: SHOCKS[key] for key in setting_keys(ShockSettings)}
 SHOCK_YEAR_PATHS = {
     name: expand(f"resources/shocks/{{year}}/{name}.parquet", year=YEARS) for name in ("shocks", "stabilisation")
 }
