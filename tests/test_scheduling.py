@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "slurm"))
+import profile_rules  # noqa: E402  (the one reader of the rules files)
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "workflow" / "rules"
@@ -27,14 +31,9 @@ def priorities() -> dict[str, int]:
 
 def rule_priorities() -> dict[str, str]:
     """Rule -> the PRIORITY key its `priority:` directive reads."""
-    found: dict[str, str] = {}
-    for path in sorted(RULES.glob("*.smk")):
-        parts = re.split(r"^rule (\w+):", path.read_text(), flags=re.M)
-        for name, body in zip(parts[1::2], parts[2::2]):
-            body = re.split(r"^\S", body, maxsplit=1, flags=re.M)[0]
-            if match := re.search(r'^\s+priority: PRIORITY\["(\w+)"\]', body, flags=re.M):
-                found[name] = match.group(1)
-    return found
+    found = {name: re.search(r'^\s+priority: PRIORITY\["(\w+)"\]', body, flags=re.M)
+             for name, body in profile_rules.rule_bodies().items()}  # fmt: skip
+    return {name: match.group(1) for name, match in found.items() if match}
 
 
 def test_every_priority_is_used_by_its_own_rule() -> None:

@@ -37,17 +37,21 @@ def group_components(profile: dict) -> dict[str, int]:
     return {group.strip(): int(count) for group, count in pairs}
 
 
-def workflow_rules(files: list[Path] = RULE_FILES) -> dict[str, bool]:
-    """Every rule of the workflow -> whether it runs a job (has an action directive)."""
-    rules: dict[str, bool] = {}
-    action = re.compile(rf"^\s+({'|'.join(ACTIONS)}):", flags=re.M)
+def rule_bodies(files: list[Path] = RULE_FILES) -> dict[str, str]:
+    """Every rule of the workflow -> the text of its block (its directives)."""
+    bodies: dict[str, str] = {}
     for path in files:
         # split at top-level `rule NAME:` lines: [text, name, body, name, body, ...]
         parts = re.split(r"^rule (\w+):", path.read_text(), flags=re.M)
         for name, body in zip(parts[1::2], parts[2::2]):
-            body = re.split(r"^\S", body, maxsplit=1, flags=re.M)[0]  # up to the next top-level line
-            rules[name] = bool(action.search(body))
-    return rules
+            bodies[name] = re.split(r"^\S", body, maxsplit=1, flags=re.M)[0]  # up to the next top-level line
+    return bodies
+
+
+def workflow_rules(files: list[Path] = RULE_FILES) -> dict[str, bool]:
+    """Every rule of the workflow -> whether it runs a job (has an action directive)."""
+    action = re.compile(rf"^\s+({'|'.join(ACTIONS)}):", flags=re.M)
+    return {name: bool(action.search(body)) for name, body in rule_bodies(files).items()}
 
 
 def grouping_problems(profile: dict, rules: dict[str, bool]) -> list[str]:

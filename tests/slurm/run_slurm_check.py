@@ -30,19 +30,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-import yaml
 from pandas.testing import assert_frame_equal
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(HERE))
+import profile_rules  # noqa: E402
+
+from reeflow.io import read_table  # noqa: E402  (the checked reader: empty CSVs, codes kept as text)
 from workflow_helpers import make_demo_dir, planned_jobs, snakemake  # noqa: E402
 
-PROFILE = ROOT / "profiles" / "slurm"
+PROFILE = profile_rules.PROFILE.parent
 PARTITION = "reeflow"  # the partition start-cluster.sh defines
 # Pure target rules have no action: Snakemake runs them itself, never as a SLURM job.
-TARGET_RULES = {"all", "download", "figures"}
+TARGET_RULES = {rule for rule, runs in profile_rules.workflow_rules().items() if not runs}
 # At most this many SLURM jobs for the demo's four years: 10 with the profile's groups (acquire, inputs,
 # one per year, tables, checks, two of figures); without groups it would be one per job, about 45.
 MAX_SLURM_JOBS = 12
@@ -88,7 +90,7 @@ def slurm_profile_args() -> list[str]:
     job (the executor runs a group's rules one after another), so that the node runs as many group jobs
     at once as it has CPUs; successful jobs keep their SLURM logs, which the test reads.
     """
-    profile = yaml.safe_load((PROFILE / "profile.yaml").read_text())
+    profile = profile_rules.load_profile()
     resources = [r for r in profile["default-resources"] if not r.startswith("slurm_partition=")]
     return [
         "--workflow-profile", str(PROFILE),
@@ -179,11 +181,6 @@ def tables(work: Path) -> dict[str, Path]:
     """Every table a run wrote under results/ and resources/ (relative path -> file)."""
     return {str(p.relative_to(work)): p for top in ("results", "resources") for p in sorted((work / top).rglob("*"))
             if p.suffix in TABLE_SUFFIXES and p.is_file()}
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """A table as written (csv or parquet)."""
-    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
 def compare_runs(local: Path, cluster: Path) -> tuple[int, list[str]]:
