@@ -130,7 +130,9 @@ SENSITIVITY_TRADE_COLUMNS: list[str] = [
     "imputed_importer", "imputed_exporter",
 ]  # fmt: skip
 # The US trade of one year under every mirror rule (mfa_year writes it, the validation collects it).
-US_TRADE_BY_RULE_COLUMNS: list[str] = ["mirror_rule", "year", "stage", "imports_t", "exports_t"]
+US_TRADE_BY_RULE_COLUMNS: dict[str, str] = {
+    "mirror_rule": "str", "year": "int64", "stage": "str", "imports_t": "float64", "exports_t": "float64",
+}  # fmt: skip
 assert set(SENSITIVITY_TRADE_COLUMNS) <= set(TRADE_COLUMNS), "a trade view names a column outside the contract"
 
 

@@ -135,7 +135,7 @@ rule fig_source_comparison:
         svg="results/figures/fig_source_comparison.svg",
     params:
         code=script_code("report/plot_source_comparison.py"),
-        source=source_line("api", config["trade"]["mirror_rule"]).replace("UN Comtrade", "CEPII BACI and UN Comtrade"),
+        source=source_line("baci_vs_comtrade", config["trade"]["mirror_rule"]),
     log:
         "logs/figures/fig_source_comparison.log",
     benchmark:

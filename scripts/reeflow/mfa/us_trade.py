@@ -17,7 +17,7 @@ import pandas as pd
 from reeflow.clean.reconcile import RULES, choice_basis, choose_quantity, importer_weights
 from reeflow.io import ReeflowError, write_parquet_atomic
 from reeflow.mfa.balance import reo_flows
-from reeflow.schemas import US_TRADE_BY_RULE_COLUMNS
+from reeflow.schemas import US_TRADE_BY_RULE_COLUMNS, empty_table
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,7 @@ def us_trade_by_stage(
             "exports_t": exports.reindex(stages, fill_value=0.0).to_numpy(dtype=float),
         }))  # fmt: skip
     if not frames:
-        return pd.DataFrame({"year": pd.Series(dtype="int64"), "stage": pd.Series(dtype=str),
-                             "imports_t": pd.Series(dtype=float), "exports_t": pd.Series(dtype=float)})
+        return empty_table({name: dtype for name, dtype in US_TRADE_BY_RULE_COLUMNS.items() if name != "mirror_rule"})
     return pd.concat(frames, ignore_index=True)
 
 
@@ -95,7 +94,7 @@ def us_trade_by_rules(trade: pd.DataFrame, commodities: pd.DataFrame) -> pd.Data
     out per year in the year's MFA job, which has the year's trade at hand, so that a revised year
     recomputes only its own part and the validation only gathers the years."""
     frames = [us_trade_by_stage(trade, commodities, rule).assign(mirror_rule=rule) for rule in RULES]
-    return pd.concat(frames, ignore_index=True)[US_TRADE_BY_RULE_COLUMNS]
+    return pd.concat(frames, ignore_index=True)[list(US_TRADE_BY_RULE_COLUMNS)]
 
 
 def write_us_trade_year(

@@ -28,7 +28,8 @@ PROVENANCE_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 TRADE_SOURCE_NAMES = {"api": "UN Comtrade", "files": "UN Comtrade", "preview": "UN Comtrade (keyless preview)",
-                      "baci": "CEPII BACI"}
+                      "baci": "CEPII BACI",
+                      "baci_vs_comtrade": "CEPII BACI and UN Comtrade"}  # the source-comparison figure
 
 # Query parameters that could carry a credential; redacted even though acquire never stores them.
 _SECRET_PARAMS = re.compile(r"(?i)([?&](?:subscription[-_]?key|api[-_]?key|key|token)=)[^&#]*")

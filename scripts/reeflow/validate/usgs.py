@@ -73,7 +73,7 @@ from reeflow.clean.production import edition_rank
 from reeflow.clean.reconcile import RULES
 from reeflow.io import ReeflowError, read_table, write_csv_atomic
 from reeflow.mfa.us_trade import COUNTRY
-from reeflow.schemas import US_TRADE_BY_RULE_COLUMNS
+from reeflow.schemas import US_TRADE_BY_RULE_COLUMNS, empty_table
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +138,7 @@ def read_us_trade(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
               for p in paths]  # fmt: skip
     frames = [f for f in frames if not f.empty]
     if not frames:
-        return pd.DataFrame({"mirror_rule": pd.Series(dtype=str), "year": pd.Series(dtype="int64"),
-                             "stage": pd.Series(dtype=str), "imports_t": pd.Series(dtype=float),
-                             "exports_t": pd.Series(dtype=float)})  # fmt: skip
+        return empty_table(US_TRADE_BY_RULE_COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
